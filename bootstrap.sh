@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bootstrap.sh: installs what a fresh Debian 12 machine lacks to build and
+# test kiln. Run as root (or with sudo available). Elsewhere, install the
+# equivalents of the packages listed below by hand.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  llvm-19-dev llvm-19-tools clang-19 libclang-rt-19-dev  # codegen, FileCheck/lit, libFuzzer
+  libcjson-dev                                           # JSON (configs, tokenizers)
+  libopenblas-dev                                        # benchmark reference
+  python3 python3-numpy                                  # lit, golden-data scripts
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: all packages present"
+  exit 0
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null; then
+  SUDO="sudo"
+else
+  echo "bootstrap: not root and no sudo; install these packages: ${missing[*]}" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "bootstrap: no apt-get; this script knows Debian 12. Install the equivalents of: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
