@@ -1,0 +1,129 @@
+/* cg_llvm.h: the CPU backend: kernels -> LLVM IR -> object code.
+ *
+ * Input is a KernelPlan (passes/kernel.h). For every kernel the backend
+ * emits one function
+ *
+ *   void kN(const KArgs *args, int64_t begin, int64_t end)
+ *
+ * that computes iterations [begin, end) of the kernel's parallel axis, and
+ * for every entry (prefill, decode) a function with the KilnEntryFn
+ * signature of runtime/kiln_abi.h that fills a KArgs on its stack and runs
+ * the kernels in order through ex->parallel_for. Everything a kernel
+ * touches is a base pointer of KArgs plus a constant offset from the plan;
+ * loop extents come from the symbol values in KArgs.
+ *
+ *   struct KArgs {            // field index in LLVM: see CG_ARG_*
+ *     const uint8_t *weights; uint8_t *arena; uint8_t *state;
+ *     const int32_t *tokens;  float *logits;
+ *     int64_t sym[IR_MAX_SYMS];
+ *   };
+ *
+ * Files: cg_llvm_target.c (target machine, O3, writing objects),
+ * cg_llvm_module.c (kernels, entries, the KilnModelDesc global),
+ * cg_llvm_util.c (loops, addresses, loads/stores with dtype conversion,
+ * math), cg_llvm_ops_*.c (one emitter per op family).
+ */
+#ifndef KILN_CG_LLVM_H
+#define KILN_CG_LLVM_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "kernel.h"
+
+enum { CG_ARG_WEIGHTS, CG_ARG_ARENA, CG_ARG_STATE, CG_ARG_TOKENS, CG_ARG_LOGITS, CG_ARG_SYMS };
+
+typedef struct {
+  const char *triple;   /* NULL: the host */
+  const char *cpu;      /* NULL: the host's (or "generic" when cross-compiling) */
+  const char *features; /* NULL: the host's (or "" when cross-compiling) */
+  int opt_level;        /* 0..3; 3 by default */
+} CgTarget;
+
+/* The state of emitting one module; the current kernel's values are set
+ * while its body is emitted. */
+typedef struct {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTargetMachineRef tm;
+  LLVMTypeRef i1, i8, i16, i32, i64, f32, f64, ptr, void_t, kargs_t, kernel_fn_t;
+  const KernelPlan *plan;
+  const IrModule *m;
+  int vector_bits;      /* widest vector register of the target */
+  /* current kernel */
+  LLVMValueRef fn;
+  LLVMValueRef args;    /* pointer to KArgs */
+  LLVMValueRef base[CG_ARG_SYMS]; /* loaded base pointers */
+  LLVMValueRef sym[IR_MAX_SYMS];  /* loaded symbol values (i64) */
+  IrDiag *d;
+} CgLlvm;
+
+/* ---- cg_llvm_target.c ---- */
+bool cg_target_machine(const CgTarget *t, LLVMTargetMachineRef *out, IrDiag *d);
+bool cg_optimize(CgLlvm *cg, int opt_level, IrDiag *d);
+typedef enum { CG_EMIT_OBJ, CG_EMIT_ASM, CG_EMIT_LL } CgEmitKind;
+bool cg_write(CgLlvm *cg, CgEmitKind kind, const char *path, IrDiag *d);
+
+/* ---- cg_llvm_util.c ---- */
+/* A counted loop for (iv = lo; iv < hi; iv++) built with a phi. The body
+ * is emitted between cg_loop_begin and cg_loop_end. */
+typedef struct {
+  LLVMBasicBlockRef head, body, exit;
+  LLVMValueRef iv;
+  LLVMValueRef hi;
+} CgLoop;
+CgLoop cg_loop_begin(CgLlvm *cg, LLVMValueRef lo, LLVMValueRef hi, const char *name);
+void cg_loop_end(CgLlvm *cg, CgLoop *l);
+
+LLVMValueRef cg_i64(CgLlvm *cg, int64_t v);
+LLVMValueRef cg_f32(CgLlvm *cg, double v);
+LLVMValueRef cg_dim(CgLlvm *cg, IrDim d); /* the dim's value at run time */
+/* Element pointer base of a value's buffer (before the element index). */
+LLVMValueRef cg_buffer_base(CgLlvm *cg, const IrValue *v);
+/* Loads element `idx` (i64, row-major) of v converted to f32 (float
+ * dtypes) or i64 (int dtypes); stores convert back to v's dtype. */
+LLVMValueRef cg_load(CgLlvm *cg, const IrValue *v, LLVMValueRef idx);
+void cg_store(CgLlvm *cg, const IrValue *v, LLVMValueRef idx, LLVMValueRef x);
+/* Row-major strides of a type as run-time values: strides[rank-1] = 1. */
+void cg_strides(CgLlvm *cg, const IrType *t, LLVMValueRef *strides);
+/* Calls an LLVM intrinsic on f32: "llvm.exp", "llvm.sqrt", ... */
+LLVMValueRef cg_call_f32(CgLlvm *cg, const char *intrinsic, LLVMValueRef x);
+LLVMValueRef cg_call_f32_2(CgLlvm *cg, const char *intrinsic, LLVMValueRef x, LLVMValueRef y);
+/* Calls a libm function float f(float) (tanhf, erff, ...). */
+LLVMValueRef cg_call_libm(CgLlvm *cg, const char *name, LLVMValueRef x);
+/* Sets reassoc and contract on a floating-point instruction (lets LLVM
+ * vectorize reductions and form FMAs; no-NaN/no-Inf stay off since
+ * masks use -inf). */
+LLVMValueRef cg_fast(LLVMValueRef inst);
+
+/* ---- op emitters (cg_llvm_ops_*.c) ---- */
+/* Number of parallel iterations of an op-kernel (run-time value) and the
+ * body for iterations [begin, end). */
+typedef struct {
+  IrOpKind kind;
+  LLVMValueRef (*iterations)(CgLlvm *cg, const IrOp *op);
+  bool (*emit)(CgLlvm *cg, const IrOp *op, LLVMValueRef begin, LLVMValueRef end);
+} CgOpEmitter;
+const CgOpEmitter *cg_op_emitter(IrOpKind kind);
+
+/* ---- cg_llvm_module.c ---- */
+typedef struct {
+  const char *symbol;        /* name of the KilnModelDesc global ("kiln_model") */
+  const char *model_name;
+  uint64_t model_hash;
+  uint64_t weights_checksum;
+  bool embed_weights;        /* put the blob's data area in the object */
+  const uint8_t *weights;    /* the blob's data area (for embedding) */
+  const uint8_t *tokenizer;  /* packed tokenizer blob, or NULL */
+  uint64_t tokenizer_bytes;
+  int64_t vocab, max_context, max_tokens, bos_id, eos_id;
+  bool all_logits;
+} CgModuleInfo;
+
+/* Emits the whole plan into a new LLVM module for target t, optimizes it
+ * and writes `path` in the requested form. */
+bool cg_llvm_compile(const KernelPlan *plan, const CgModuleInfo *info, const CgTarget *t,
+                     CgEmitKind kind, const char *path, IrDiag *d);
+
+#endif

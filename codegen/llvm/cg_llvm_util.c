@@ -1,0 +1,155 @@
+/* cg_llvm_util.c: loops, addresses, typed loads and stores, math calls. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_llvm.h"
+#include "kernel_plan.h"
+
+CgLoop cg_loop_begin(CgLlvm *cg, LLVMValueRef lo, LLVMValueRef hi, const char *name) {
+  CgLoop l = {0};
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
+  l.head = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, name);
+  l.body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, name);
+  l.exit = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, name);
+  l.hi = hi;
+  LLVMBuildBr(cg->b, l.head);
+  LLVMPositionBuilderAtEnd(cg->b, l.head);
+  l.iv = LLVMBuildPhi(cg->b, cg->i64, name);
+  LLVMAddIncoming(l.iv, &lo, &pre, 1);
+  LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntSLT, l.iv, hi, "");
+  LLVMBuildCondBr(cg->b, more, l.body, l.exit);
+  LLVMPositionBuilderAtEnd(cg->b, l.body);
+  return l;
+}
+
+void cg_loop_end(CgLlvm *cg, CgLoop *l) {
+  LLVMValueRef next = LLVMBuildNSWAdd(cg->b, l->iv, cg_i64(cg, 1), "");
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
+  LLVMAddIncoming(l->iv, &next, &latch, 1);
+  LLVMBuildBr(cg->b, l->head);
+  LLVMPositionBuilderAtEnd(cg->b, l->exit);
+}
+
+LLVMValueRef cg_i64(CgLlvm *cg, int64_t v) { return LLVMConstInt(cg->i64, (unsigned long long)v, 1); }
+LLVMValueRef cg_f32(CgLlvm *cg, double v) { return LLVMConstReal(cg->f32, v); }
+
+LLVMValueRef cg_dim(CgLlvm *cg, IrDim d) {
+  LLVMValueRef v = cg_i64(cg, d.c);
+  for (int s = 0; s < IR_MAX_SYMS; s++)
+    if (d.k[s]) v = LLVMBuildNSWAdd(cg->b, v, LLVMBuildNSWMul(cg->b, cg->sym[s], cg_i64(cg, d.k[s]), ""), "");
+  return v;
+}
+
+void cg_strides(CgLlvm *cg, const IrType *t, LLVMValueRef *strides) {
+  LLVMValueRef s = cg_i64(cg, 1);
+  for (int i = t->rank - 1; i >= 0; i--) {
+    strides[i] = s;
+    s = LLVMBuildNSWMul(cg->b, s, cg_dim(cg, t->dims[i]), "");
+  }
+}
+
+LLVMValueRef cg_buffer_base(CgLlvm *cg, const IrValue *v) {
+  const KBuffer *buf = kplan_buffer(cg->plan, v);
+  int arg;
+  switch (buf->kind) {
+  case KBUF_WEIGHT: arg = CG_ARG_WEIGHTS; break;
+  case KBUF_ARENA: arg = CG_ARG_ARENA; break;
+  case KBUF_STATE: arg = CG_ARG_STATE; break;
+  case KBUF_INPUT: return cg->base[CG_ARG_TOKENS];
+  case KBUF_OUTPUT: return cg->base[CG_ARG_LOGITS];
+  default: return LLVMConstNull(cg->ptr);
+  }
+  LLVMValueRef off = cg_i64(cg, (int64_t)buf->offset);
+  return LLVMBuildInBoundsGEP2(cg->b, cg->i8, cg->base[arg], &off, 1, "");
+}
+
+static LLVMTypeRef storage_type(CgLlvm *cg, IrDType t) {
+  switch (t) {
+  case IR_F32: return cg->f32;
+  case IR_F16: return LLVMHalfTypeInContext(cg->ctx);
+  case IR_BF16: return cg->i16; /* converted by hand: no libcall needed */
+  case IR_I32: return cg->i32;
+  case IR_I64: return cg->i64;
+  default: return cg->i8;
+  }
+}
+
+static LLVMValueRef elem_ptr(CgLlvm *cg, const IrValue *v, LLVMValueRef idx) {
+  LLVMValueRef base = cg_buffer_base(cg, v);
+  return LLVMBuildInBoundsGEP2(cg->b, storage_type(cg, v->type.dtype), base, &idx, 1, "");
+}
+
+/* bf16 -> f32 is exact: the bf16 bits are the top half of the f32. */
+static LLVMValueRef bf16_to_f32(CgLlvm *cg, LLVMValueRef bits16) {
+  LLVMValueRef w = LLVMBuildShl(cg->b, LLVMBuildZExt(cg->b, bits16, cg->i32, ""),
+                                LLVMConstInt(cg->i32, 16, 0), "");
+  return LLVMBuildBitCast(cg->b, w, cg->f32, "");
+}
+
+/* f32 -> bf16 rounding to nearest even; NaN stays a quiet NaN. */
+static LLVMValueRef f32_to_bf16(CgLlvm *cg, LLVMValueRef x) {
+  LLVMValueRef w = LLVMBuildBitCast(cg->b, x, cg->i32, "");
+  LLVMValueRef lsb = LLVMBuildAnd(cg->b, LLVMBuildLShr(cg->b, w, LLVMConstInt(cg->i32, 16, 0), ""),
+                                  LLVMConstInt(cg->i32, 1, 0), "");
+  LLVMValueRef r = LLVMBuildAdd(cg->b, w, LLVMBuildAdd(cg->b, lsb, LLVMConstInt(cg->i32, 0x7fff, 0), ""), "");
+  LLVMValueRef hi = LLVMBuildTrunc(cg->b, LLVMBuildLShr(cg->b, r, LLVMConstInt(cg->i32, 16, 0), ""), cg->i16, "");
+  LLVMValueRef isnan = LLVMBuildFCmp(cg->b, LLVMRealUNO, x, x, "");
+  return LLVMBuildSelect(cg->b, isnan, LLVMConstInt(cg->i16, 0x7fc0, 0), hi, "");
+}
+
+LLVMValueRef cg_load(CgLlvm *cg, const IrValue *v, LLVMValueRef idx) {
+  IrDType t = v->type.dtype;
+  LLVMValueRef x = LLVMBuildLoad2(cg->b, storage_type(cg, t), elem_ptr(cg, v, idx), "");
+  switch (t) {
+  case IR_F32: return x;
+  case IR_F16: return LLVMBuildFPExt(cg->b, x, cg->f32, "");
+  case IR_BF16: return bf16_to_f32(cg, x);
+  case IR_I64: return x;
+  default: return LLVMBuildSExt(cg->b, x, cg->i64, "");
+  }
+}
+
+void cg_store(CgLlvm *cg, const IrValue *v, LLVMValueRef idx, LLVMValueRef x) {
+  IrDType t = v->type.dtype;
+  switch (t) {
+  case IR_F32: break;
+  case IR_F16: x = LLVMBuildFPTrunc(cg->b, x, LLVMHalfTypeInContext(cg->ctx), ""); break;
+  case IR_BF16: x = f32_to_bf16(cg, x); break;
+  case IR_I64: break;
+  default: x = LLVMBuildTrunc(cg->b, x, storage_type(cg, t), ""); break;
+  }
+  LLVMBuildStore(cg->b, x, elem_ptr(cg, v, idx));
+}
+
+static LLVMValueRef get_fn(CgLlvm *cg, const char *name, LLVMTypeRef fty) {
+  LLVMValueRef f = LLVMGetNamedFunction(cg->mod, name);
+  return f ? f : LLVMAddFunction(cg->mod, name, fty);
+}
+
+LLVMValueRef cg_call_f32(CgLlvm *cg, const char *intrinsic, LLVMValueRef x) {
+  char name[64];
+  snprintf(name, sizeof name, "%s.f32", intrinsic);
+  LLVMTypeRef fty = LLVMFunctionType(cg->f32, &cg->f32, 1, 0);
+  return cg_fast(LLVMBuildCall2(cg->b, fty, get_fn(cg, name, fty), &x, 1, ""));
+}
+
+LLVMValueRef cg_call_f32_2(CgLlvm *cg, const char *intrinsic, LLVMValueRef x, LLVMValueRef y) {
+  char name[64];
+  snprintf(name, sizeof name, "%s.f32", intrinsic);
+  LLVMTypeRef params[2] = {cg->f32, cg->f32};
+  LLVMTypeRef fty = LLVMFunctionType(cg->f32, params, 2, 0);
+  LLVMValueRef args[2] = {x, y};
+  return cg_fast(LLVMBuildCall2(cg->b, fty, get_fn(cg, name, fty), args, 2, ""));
+}
+
+LLVMValueRef cg_call_libm(CgLlvm *cg, const char *name, LLVMValueRef x) {
+  LLVMTypeRef fty = LLVMFunctionType(cg->f32, &cg->f32, 1, 0);
+  return LLVMBuildCall2(cg->b, fty, get_fn(cg, name, fty), &x, 1, "");
+}
+
+LLVMValueRef cg_fast(LLVMValueRef inst) {
+  if (LLVMIsAInstruction(inst) && LLVMCanValueUseFastMathFlags(inst))
+    LLVMSetFastMathFlags(inst, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+  return inst;
+}
