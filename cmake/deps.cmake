@@ -24,7 +24,13 @@ else()
 endif()
 
 # FileCheck and lit run the IR tests.
-find_program(FILECHECK NAMES FileCheck-19 FileCheck HINTS ${LLVM_BINDIR} /usr/lib/llvm-19/bin)
+# lit's RUN lines call FileCheck, not and count by their plain names, which
+# live together in LLVM's own bin directory (Debian puts only FileCheck-19
+# on PATH), so look there first.
+find_program(FILECHECK NAMES FileCheck HINTS ${LLVM_BINDIR} /usr/lib/llvm-19/bin NO_DEFAULT_PATH)
+if(NOT FILECHECK)
+  find_program(FILECHECK NAMES FileCheck)
+endif()
 find_file(LIT_PY lit.py HINTS /usr/lib/llvm-19/build/utils/lit ${LLVM_BINDIR}/../build/utils/lit)
 find_package(Python3 COMPONENTS Interpreter)
 

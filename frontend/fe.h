@@ -51,6 +51,11 @@ typedef struct {
   const char *lm_head;                   /* NULL with tied embeddings */
   const char *cls_w, *cls_b;             /* classification head */
   bool linear_in_out;
+  /* Some checkpoints of a family put this prefix before every name above
+   * but lm_head (GPT-2 saved by transformers: "transformer.h.0.attn.c_attn.weight",
+   * where OpenAI's own has "h.0.attn.c_attn.weight"). The builder uses the
+   * prefixed names when the checkpoint holds alt_prefix + embed. NULL: none. */
+  const char *alt_prefix;
 } FeNames;
 
 typedef struct {
@@ -134,6 +139,10 @@ void fe_weights_close(FeWeights *w);
 int fe_weights_count(const FeWeights *w);
 const FeTensor *fe_weights_at(const FeWeights *w, int i);
 const FeTensor *fe_weights_find(const FeWeights *w, const char *name);
+/* What was opened, for messages: "model.safetensors", or the index file. */
+const char *fe_weights_name(const FeWeights *w);
+/* "BF16[64, 128]" (safetensors dtype names) into buf; returns buf. */
+const char *fe_tensor_describe(const FeTensor *t, char *buf, size_t n);
 
 /* ---- model directories (fe_model_dir.c) ------------------------------ */
 
@@ -142,6 +151,8 @@ typedef struct {
   char *dir;
   FeModel model;
   FeWeights *weights;   /* NULL when opened without weights or none exist */
+  char *weights_path;   /* the checkpoint found (model.safetensors or its
+                         * index), opened or not; NULL if there is none */
   char *tokenizer_path; /* tokenizer.json if present, else NULL */
 } FeModelDir;
 

@@ -55,7 +55,8 @@ void ir_interp_syms_unset(int64_t *syms);
 
 /* Calls entry `name`. syms[s] gives symbol s's value for this call or
  * IR_SYM_UNSET to infer it from the shapes of the inputs (a symbol that
- * appears alone as a dim of an argument's type). Inputs are checked
+ * appears alone as a dim of an argument's type); a symbol the function
+ * never mentions may stay unset (it reads as 0). Inputs are checked
  * against the argument types; a value outside a symbol's bound is an
  * error. On success *outs is a new array of *nout tensors, owned by the
  * caller. Run-time errors (id out of range, KV cache overflow) name the

@@ -348,4 +348,32 @@ bool ir_verify(const IrModule *m, IrDiag *d);
 bool ir_infer_types(const IrModule *m, const IrOp *op, IrType *out_types,
                     IrDiag *d);
 
+/* ---- statistics (ir_stats.c) ----------------------------------------- */
+
+/* What a module's parameters hold: elements and storage bytes (i4 packs
+ * two a byte), in total and by dtype. Symbolic dims count at their bound. */
+typedef struct {
+  int64_t count, bytes;
+  int64_t count_by_dtype[IR_DTYPE_COUNT];
+  int64_t bytes_by_dtype[IR_DTYPE_COUNT];
+} IrParamStats;
+void ir_param_stats(const IrModule *m, IrParamStats *out);
+
+/* Floating-point operations of one op or one call of f, with every
+ * symbol at sym_values[s]. A matmul counts 2*M*N*K (times its batch);
+ * the fused attention op its two matmuls plus 5 per score; the rest a
+ * small fixed count per element: 1 for elementwise ops (cast excepted),
+ * reductions (per input element), topk (per input) and scatter (per
+ * index), 3 for rope, 4 for rmsnorm, 5 for softmax, 7 for layernorm, and
+ * 0 for data movement (embedding, reshape, transpose, slice, concat,
+ * cast, const, iota, causal_mask, kv_read, kv_write). Saturates at
+ * INT64_MAX. */
+int64_t ir_op_flops(const IrOp *op, const int64_t *sym_values);
+int64_t ir_func_flops(const IrFunc *f, const int64_t *sym_values);
+
+/* Bytes of state (the KV cache) per position: the states are laid out
+ * [..., positions, d] (the axis kv_write writes along by default, -2), so
+ * this is their bytes divided by that dim, summed. 0 without states. */
+int64_t ir_state_bytes_per_position(const IrModule *m);
+
 #endif
