@@ -29,7 +29,8 @@ static void help(void) {
       "  --add-special        add the post-processor's special tokens (BOS/EOS); by\n"
       "                       default none are added (special tokens written in the\n"
       "                       text are recognized either way)\n"
-      "  --show               print each id with its piece, as a JSON string\n"
+      "  --show               print each id with its piece, quoted (bytes that are\n"
+      "                       not UTF-8 as \\xHH)\n"
       "  --decode IDS         print the text of IDS (\"1,2,3\" or \"1 2 3\")\n"
       "  --skip-special       leave special tokens out of the decoded text\n"
       "  --batch FILE         encode each line of FILE: a JSON string (\"a\\tb\"), or\n"
@@ -79,17 +80,23 @@ static int parse_flags(int argc, char **argv, TokArgs *o) {
 
 /* ---- output -------------------------------------------------------------- */
 
-/* s as a JSON string: quotes, backslashes and control characters escaped. */
-static void print_json_string(const uint8_t *s, size_t n) {
+/* s as a JSON string: quotes, backslashes and control characters
+ * escaped; with raw_bytes, bytes that are not UTF-8 (a piece may be part
+ * of a character) as \xHH, which JSON does not have. */
+static void print_quoted(const uint8_t *s, size_t n, bool raw_bytes) {
   putchar('"');
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n;) {
     uint8_t c = s[i];
-    if (c == '"' || c == '\\') printf("\\%c", c);
+    uint32_t cp;
+    int r = c < 0x80 ? 1 : rt_utf8_next(s + i, n - i, &cp);
+    if (r <= 0 && raw_bytes) printf("\\x%02X", c);
+    else if (c == '"' || c == '\\') printf("\\%c", c);
     else if (c == '\n') fputs("\\n", stdout);
     else if (c == '\t') fputs("\\t", stdout);
     else if (c == '\r') fputs("\\r", stdout);
     else if (c < 0x20 || c == 0x7F) printf("\\u%04x", c);
-    else putchar(c);
+    else fwrite(s + i, 1, r > 0 ? (size_t)r : 1, stdout);
+    i += r > 0 ? (size_t)r : 1;
   }
   putchar('"');
 }
@@ -101,7 +108,7 @@ static void print_ids(const RtTokenizer *t, const RtTokIds *ids, bool show) {
       size_t len;
       const uint8_t *piece = rt_tok_piece(t, ids->ids[i], &len);
       putchar('\t');
-      print_json_string(piece, len);
+      print_quoted(piece, len, true);
     }
     putchar('\n');
   }
@@ -316,7 +323,7 @@ static int batch_decode_line(const RtTokenizer *t, const TokArgs *o, char *line,
     fprintf(stderr, "%s: error: %s\n", where, err);
     return 1;
   }
-  print_json_string((const uint8_t *)text, len);
+  print_quoted((const uint8_t *)text, len, false);
   putchar('\n');
   free(text);
   return 0;

@@ -18,7 +18,8 @@
   X("opt", cmd_opt, "run passes over a .kir module and print the result")       \
   X("run-ir", cmd_run_ir, "interpret a .kir module on given inputs, print results") \
   X("inspect", cmd_inspect, "describe a model: architecture, parameters, FLOPs, KV cache") \
-  X("tokenize", cmd_tokenize, "encode text or decode ids with a tokenizer.json")
+  X("tokenize", cmd_tokenize, "encode text or decode ids with a tokenizer.json") \
+  X("compile", cmd_compile, "compile a model to an executable, object, library or LLVM IR")
 
 #define DECLARE(NAME, FN, SUMMARY) int FN(int argc, char **argv);
 KILN_COMMANDS(DECLARE)

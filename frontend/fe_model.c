@@ -399,9 +399,11 @@ static void name_path(char *buf, const FeModelPaths *p, const char *key) {
 
 static bool check_template(const FeJson *j, const FeModelPaths *p, const FeNameField *f,
                            const char *t) {
-  static const char *const what[] = {"no \"%d\"", "one \"%d\" (the layer)",
-                                     "two \"%d\" (the layer, then the expert, with a non-digit "
-                                     "between)"};
+  static const char *const what[] = {
+      "no \"%d\"",
+      "one \"%d\" (the layer)",
+      "two \"%d\" (the layer, then the expert, with a non-digit between)",
+  };
   if (fe_name_template_ok(t, f->ndigits)) return true;
   char path[FE_JSON_PATH_MAX], quoted[96];
   name_path(path, p, f->key);

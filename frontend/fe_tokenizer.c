@@ -151,7 +151,7 @@ static bool read_merges(FeTok *t, const cJSON *merges, const char *path) {
   for (const cJSON *m = merges->child; m; m = m->next, k++) {
     char p[FE_JSON_PATH_MAX];
     fe_json_path_index(p, path, k);
-    const char *a, *b;
+    const char *a = NULL, *b = NULL;
     if (!merge_parts(t, m, p, &a, &b)) return false;
     uint32_t *row = &t->merges[3 * k];
     if (!merge_token(t, a, p, "", &row[0]) || !merge_token(t, b, p, "", &row[1])) return false;

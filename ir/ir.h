@@ -230,7 +230,7 @@ struct IrOp {
 struct IrFunc {
   const char *name;
   IrLoc loc;
-  int nargs;
+  int nargs, cap_args;
   IrValue **args;
   int nresults;
   IrType *result_types;
@@ -238,6 +238,7 @@ struct IrFunc {
   int nops, cap_ops;
   IrOp **ops;        /* in program order */
   int next_name;     /* counter for fresh value names */
+  bool fresh_ready;  /* next_name is past every "t<N>" in the function */
 };
 
 typedef struct {

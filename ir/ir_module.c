@@ -91,9 +91,7 @@ IrFunc *ir_module_find_func(const IrModule *m, const char *name) {
 }
 
 IrValue *ir_func_add_arg(IrModule *m, IrFunc *f, const char *name, IrType type) {
-  IrValue **args = ir_arena_alloc(&m->arena, sizeof(IrValue *) * (size_t)(f->nargs + 1));
-  if (f->nargs) memcpy(args, f->args, sizeof(IrValue *) * (size_t)f->nargs);
-  f->args = args;
+  f->args = (IrValue **)grow(&m->arena, (void **)f->args, f->nargs, &f->cap_args);
   return f->args[f->nargs++] = new_value(m, IR_VAL_ARG, name, type);
 }
 
@@ -113,14 +111,35 @@ void ir_func_set_results(IrModule *m, IrFunc *f, int n, const IrType *types) {
   f->results = ir_arena_alloc(&m->arena, sizeof(IrValue *) * (size_t)(n ? n : 1));
 }
 
-/* Fresh names are "t<N>"; the counter skips names already taken, so a
- * parsed function that uses %t3 itself never gets a duplicate. */
-const char *ir_func_fresh_name(IrModule *m, IrFunc *f) {
-  for (;;) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "t%d", f->next_name++);
-    if (!ir_func_find_value(f, buf, strlen(buf))) return ir_arena_strdup(&m->arena, buf);
+/* The N of a name "t<N>", or -1. */
+static int fresh_number(const char *name) {
+  if (!name || name[0] != 't' || !name[1]) return -1;
+  int n = 0;
+  for (const char *p = name + 1; *p; p++) {
+    if (*p < '0' || *p > '9' || n > 100000000) return -1;
+    n = n * 10 + (*p - '0');
   }
+  return n;
+}
+
+/* Fresh names are "t<N>". The first call scans the function once and
+ * starts past every "t<N>" already there, so a parsed function that uses
+ * %t3 never gets a duplicate and each later call is O(1). (Names set by
+ * hand afterwards should not take the "t<N>" form.) */
+const char *ir_func_fresh_name(IrModule *m, IrFunc *f) {
+  if (!f->fresh_ready) {
+    f->fresh_ready = true;
+    for (int i = 0; i < f->nargs; i++) {
+      int n = fresh_number(f->args[i]->name);
+      if (n >= f->next_name) f->next_name = n + 1;
+    }
+    for (int i = 0; i < f->nops; i++)
+      for (int j = 0; j < f->ops[i]->nout; j++) {
+        int n = fresh_number(f->ops[i]->out[j]->name);
+        if (n >= f->next_name) f->next_name = n + 1;
+      }
+  }
+  return ir_arena_printf(&m->arena, "t%d", f->next_name++);
 }
 
 IrOp *ir_op_new(IrModule *m, IrFunc *f, IrOpKind kind, int nin, IrValue *const *in, int nout,

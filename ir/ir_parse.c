@@ -117,7 +117,7 @@ typedef struct {
   IrDiag *d;
   IrFunc *f; /* the function being parsed */
   NameTable globals, locals, funcs;
-  Vec operands, types, ints, values, results, args; /* scratch, reused */
+  Vec operands, types, ints, values, results; /* scratch, reused */
 } Parser;
 
 static void advance(Parser *p) { p->tok = ir_lex_next(&p->lx); }
@@ -669,9 +669,7 @@ static bool parse_return(Parser *p) {
 
 /* ---- functions ---- */
 
-/* One argument `%a: type`, created alone and collected in p->args:
- * ir_func_add_arg copies the whole array on every call, which is quadratic
- * for long argument lists, so parse_args installs the array once. */
+/* One argument `%a: type`. */
 static bool parse_arg(Parser *p) {
   if (!at(p, IR_TOK_LOCAL)) return expected(p, "an argument (%name)");
   IrToken name = p->tok;
@@ -679,19 +677,15 @@ static bool parse_arg(Parser *p) {
   advance(p);
   IrType type;
   if (!expect(p, IR_TOK_COLON, "':'") || !parse_type(p, &type)) return false;
-  p->f->nargs = 0;
-  p->f->args = NULL;
   IrValue *a = ir_func_add_arg(p->m, p->f, tok_name(p, &name), type);
   a->loc = tok_loc(p, &name);
   names_put(&p->locals, a->name, a);
-  *(IrValue **)vec_push(&p->args, sizeof(IrValue *)) = a;
   return true;
 }
 
 /* (%a: type, %b: type) */
 static bool parse_args(Parser *p) {
   if (!expect(p, IR_TOK_LPAREN, "'('")) return false;
-  p->args.n = 0;
   bool ok = true;
   if (!at(p, IR_TOK_RPAREN)) {
     for (;;) {
@@ -699,10 +693,6 @@ static bool parse_args(Parser *p) {
       advance(p);
     }
   }
-  size_t n = p->args.n;
-  p->f->nargs = (int)n;
-  p->f->args = ir_arena_alloc(&p->m->arena, sizeof(IrValue *) * (n ? n : 1));
-  if (n) memcpy(p->f->args, p->args.data, sizeof(IrValue *) * n);
   return ok && expect(p, IR_TOK_RPAREN, "',' or ')'");
 }
 
@@ -800,7 +790,7 @@ IrModule *ir_parse(const char *text, size_t len, const char *file, IrDiag *d) {
   names_free(&p.globals);
   names_free(&p.locals);
   names_free(&p.funcs);
-  Vec *scratch[] = {&p.operands, &p.types, &p.ints, &p.values, &p.results, &p.args};
+  Vec *scratch[] = {&p.operands, &p.types, &p.ints, &p.values, &p.results};
   for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++) free(scratch[i]->data);
   if (!ok) {
     ir_module_free(p.m);
