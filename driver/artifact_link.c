@@ -169,26 +169,41 @@ bool al_is_cross(const char *triple) {
 
 /* ---- running commands ------------------------------------------------------ */
 
-/* Appends the words of s (split at spaces) to argv. */
-static void add_words(char **argv, int *argc, char *s) {
-  for (char *w = strtok(s, " "); w && *argc < AL_MAX_ARGS - 1; w = strtok(NULL, " "))
-    argv[(*argc)++] = w;
+/* A command line: the program's words, then arguments; NULL-terminated. */
+typedef struct {
+  char *v[AL_MAX_ARGS];
+  int n;
+  bool overflow;
+} AlArgs;
+
+static void push(AlArgs *a, const char *arg) {
+  if (a->n < AL_MAX_ARGS - 1) a->v[a->n++] = (char *)arg;
+  else a->overflow = true;
+  a->v[a->n] = NULL;
 }
 
-/* Runs argv[0] with argv, waits; an error names the step and the status. */
-static bool run(char **argv, const char *step, IrDiag *d) {
+/* Appends the words of s (split at spaces, in place). */
+static void push_words(AlArgs *a, char *s) {
+  for (char *w = strtok(s, " "); w; w = strtok(NULL, " ")) push(a, w);
+}
+
+/* Runs the command, waits; an error names the step and the status. */
+static bool run(const AlArgs *a, const char *step, IrDiag *d) {
+  if (a->overflow || a->n == 0)
+    return ir_error(d, (IrLoc){0}, "%s: the command has too many words (more than %d)", step,
+                    AL_MAX_ARGS - 1);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+  int rc = posix_spawnp(&pid, a->v[0], NULL, NULL, a->v, environ);
   if (rc != 0)
-    return ir_error(d, (IrLoc){0}, "%s: cannot run '%s': %s", step, argv[0], strerror(rc));
+    return ir_error(d, (IrLoc){0}, "%s: cannot run '%s': %s", step, a->v[0], strerror(rc));
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return ir_error(d, (IrLoc){0}, "%s: %s", step, strerror(errno));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
   if (WIFEXITED(status))
-    return ir_error(d, (IrLoc){0}, "%s failed: '%s' exited with status %d", step, argv[0],
+    return ir_error(d, (IrLoc){0}, "%s failed: '%s' exited with status %d", step, a->v[0],
                     WEXITSTATUS(status));
-  return ir_error(d, (IrLoc){0}, "%s failed: '%s' was killed by signal %d", step, argv[0],
+  return ir_error(d, (IrLoc){0}, "%s failed: '%s' was killed by signal %d", step, a->v[0],
                   WTERMSIG(status));
 }
 
@@ -196,17 +211,15 @@ static bool run(char **argv, const char *step, IrDiag *d) {
 static bool link_with(const AlRuntime *rt, const char *out, const char *const *middle, int nmiddle,
                       const char *step, IrDiag *d) {
   char *cc = xstrdup(rt->cc), *flags = xstrdup(rt->link_flags);
-  char *argv[AL_MAX_ARGS];
-  int argc = 0;
-  add_words(argv, &argc, cc);
-  argv[argc++] = "-o";
-  argv[argc++] = (char *)out;
-  for (int i = 0; i < nmiddle; i++) argv[argc++] = (char *)middle[i];
-  add_words(argv, &argc, flags);
-  argv[argc++] = "-lm";
-  argv[argc++] = "-lpthread";
-  argv[argc] = NULL;
-  bool ok = run(argv, step, d);
+  AlArgs a = {.n = 0};
+  push_words(&a, cc);
+  push(&a, "-o");
+  push(&a, out);
+  for (int i = 0; i < nmiddle; i++) push(&a, middle[i]);
+  push_words(&a, flags);
+  push(&a, "-lm");
+  push(&a, "-lpthread");
+  bool ok = run(&a, step, d);
   free(cc);
   free(flags);
   return ok;
@@ -237,14 +250,12 @@ bool al_make_lib(const AlRuntime *rt, const char *obj, const char *out, IrDiag *
   free(rt_lib);
   if (!ok) return false;
   char *ar = xstrdup(rt->ar);
-  char *argv[AL_MAX_ARGS];
-  int argc = 0;
-  add_words(argv, &argc, ar);
-  argv[argc++] = "rs";
-  argv[argc++] = (char *)out;
-  argv[argc++] = (char *)obj;
-  argv[argc] = NULL;
-  ok = run(argv, "making the static library", d);
+  AlArgs a = {.n = 0};
+  push_words(&a, ar);
+  push(&a, "rs");
+  push(&a, out);
+  push(&a, obj);
+  ok = run(&a, "making the static library", d);
   free(ar);
   return ok;
 }

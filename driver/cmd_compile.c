@@ -36,7 +36,8 @@ static void help(void) {
       "  --all-logits          prefill returns the logits of every position, not the last\n\n"
       "Optimization and target:\n"
       "  -O0, -O1, -O2         graph passes: -O0 none, -O1/-O2 (default) the pipeline\n"
-      "                        canonicalize,fold,canonicalize,cse,dce\n"
+      "                        canonicalize,fold,canonicalize,cse,dce, and memory planning\n"
+      "                        (-O0: every activation its own arena slot)\n"
       "  --llvm-opt=N          LLVM optimization level 0..3 (default 3)\n"
       "  --target=TRIPLE       cross-compile: x86_64-linux-gnu, aarch64-linux-gnu, ...\n"
       "                        (default: this machine)\n"
@@ -50,6 +51,8 @@ static void help(void) {
       "Diagnostics:\n"
       "  --print-ir            print the module after the graph passes to stdout\n"
       "  --print-kernels       print the kernel plan to stdout\n"
+      "  --memory-report       print the activation arena's size, the naive sum of its\n"
+      "                        buffers and the lower bound (most bytes live at once) to stderr\n"
       "  -v, --verbose         print every step with its time on stderr\n"
       "  --help, --version\n\n"
       "Outputs are written under temporary names and renamed at the end: a failure leaves\n"
@@ -115,6 +118,7 @@ static bool bool_flag(CliArgs *a, CompileOptions *o) {
   else if (cli_flag(a, "--all-logits")) o->all_logits = true;
   else if (cli_flag(a, "--print-ir")) o->print_ir = true;
   else if (cli_flag(a, "--print-kernels")) o->print_kernels = true;
+  else if (cli_flag(a, "--memory-report")) o->memory_report = true;
   else if (cli_flag(a, "-v") || cli_flag(a, "--verbose")) o->verbose = true;
   else if (cli_flag(a, "-O0") || cli_flag(a, "-O1") || cli_flag(a, "-O2"))
     o->graph_opt = a->arg[2] - '0';

@@ -33,8 +33,9 @@ static void help(void) {
          "  --max-context N    KV-cache positions to build for (default: the model's)\n"
          "  --help, --version\n\n"
          "FLOPs are those of the built graph: 2*M*N*K per matmul plus a small count per\n"
-         "element for other ops (ir/ir.h, ir_op_flops). KV-cache bytes are for kiln's f32\n"
-         "cache: 2 * layers * kv_heads * head_dim * 4 per token.\n",
+         "element for other ops (ir/ir.h, ir_op_flops); a mixture of experts runs, and\n"
+         "counts, every expert (dense-masked). KV-cache bytes are for kiln's f32 cache:\n"
+         "2 * layers * kv_heads * head_dim * 4 per token.\n",
          DEFAULT_PREFILL_LEN);
 }
 

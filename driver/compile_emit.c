@@ -182,11 +182,9 @@ static int count_kernels(const KernelPlan *p) {
 static const char *object_path(Compile *c, char *buf, size_t n, IrDiag *d) {
   CompileEmit e = c->o->emit;
   if (e == COMPILE_OBJ || e == COMPILE_LL || e == COMPILE_ASM) return c->main_tmp;
-  const char *dir = co_scratch(&c->out, d);
-  if (!dir) return NULL;
   /* The archive member keeps this name: the output's, not a temporary's. */
-  snprintf(buf, n, "%s/%s.o", dir, base_of(c->stem));
-  return buf;
+  snprintf(buf, n, "%s.o", base_of(c->stem));
+  return co_scratch_file(&c->out, buf, d);
 }
 
 static bool link_artifact(Compile *c, const char *obj, IrDiag *d) {
@@ -214,8 +212,10 @@ bool ce_generate(Compile *c, IrDiag *d) {
   const char *obj = object_path(c, buf, sizeof buf, d);
   if (!obj) return false;
   CpStep step;
-  cp_begin(&step, c->big || o->verbose, 0, "generating code: %d kernels, LLVM -O%d",
-           count_kernels(c->plan), o->llvm_opt);
+  int kernels = count_kernels(c->plan);
+  /* LLVM at O3 takes seconds from about a hundred kernels on. */
+  cp_begin(&step, c->big || kernels >= 100 || o->verbose, 0, "generating code: %d kernels, LLVM -O%d",
+           kernels, o->llvm_opt);
   bool ok = cg_llvm_compile(c->plan, &info, &t, emit_kind(o->emit), obj, d);
   cp_end(&step, ok);
   return ok && link_artifact(c, obj, d);

@@ -1,7 +1,6 @@
 /* compile_outputs.c: temporary names, renames at the end, clean-up. */
 #include "compile_outputs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,52 @@ static char *xstrdup(const char *s) {
   char *r = strdup(s);
   if (!r) abort(); /* out of memory */
   return r;
+}
+
+/* ---- interruption ------------------------------------------------------ */
+
+static CoOutputs *guarded; /* the outputs a signal cleans up: one compile a process */
+static const int guarded_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction saved[3];
+
+/* Only async-signal-safe calls: unlink, rmdir, raise. */
+static void on_signal(int sig) {
+  CoOutputs *out = guarded;
+  if (out) {
+    for (int i = 0; i < out->n; i++)
+      if (!out->files[i].renamed) unlink(out->files[i].tmp);
+    if (out->scratch) rmdir(out->scratch);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void co_guard(CoOutputs *out) {
+  guarded = out;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < 3; i++) sigaction(guarded_signals[i], &sa, &saved[i]);
+}
+
+static void unguard(CoOutputs *out) {
+  if (guarded != out) return;
+  for (int i = 0; i < 3; i++) sigaction(guarded_signals[i], &saved[i], NULL);
+  guarded = NULL;
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+static bool add(CoOutputs *out, CoFile f, IrDiag *d) {
+  if (out->n == CO_MAX_FILES) {
+    free(f.final);
+    free(f.tmp);
+    return ir_error(d, (IrLoc){0}, "internal error: too many outputs");
+  }
+  out->files[out->n] = f;
+  out->n = out->n + 1; /* after the entry is complete: the handler reads it */
+  return true;
 }
 
 /* "dir/name" -> "dir/.name.kiln-XXXXXX"; "name" -> ".name.kiln-XXXXXX". */
@@ -27,10 +72,6 @@ static char *temp_template(const char *final) {
 }
 
 const char *co_reserve(CoOutputs *out, const char *final, bool executable, IrDiag *d) {
-  if (out->n == CO_MAX_FILES) {
-    ir_error_at(d, final, "internal error: too many outputs");
-    return NULL;
-  }
   struct stat st;
   if (stat(final, &st) == 0 && S_ISDIR(st.st_mode)) {
     ir_error_at(d, final, "cannot write the output: %s", strerror(EISDIR));
@@ -44,12 +85,11 @@ const char *co_reserve(CoOutputs *out, const char *final, bool executable, IrDia
     return NULL;
   }
   close(fd);
-  out->files[out->n++] = (CoFile){xstrdup(final), tmp, executable, false};
+  if (!add(out, (CoFile){xstrdup(final), tmp, executable, false}, d)) return NULL;
   return tmp;
 }
 
-const char *co_scratch(CoOutputs *out, IrDiag *d) {
-  if (out->scratch) return out->scratch;
+static bool make_scratch(CoOutputs *out, IrDiag *d) {
   const char *base = getenv("TMPDIR");
   if (!base || !*base) base = "/tmp";
   size_t n = strlen(base) + 32;
@@ -57,11 +97,21 @@ const char *co_scratch(CoOutputs *out, IrDiag *d) {
   if (!dir) abort(); /* out of memory */
   snprintf(dir, n, "%s/kiln-compile-XXXXXX", base);
   if (!mkdtemp(dir)) {
-    ir_error_at(d, base, "cannot create a scratch directory: %s", strerror(errno));
     free(dir);
-    return NULL;
+    return ir_error_at(d, base, "cannot create a scratch directory: %s", strerror(errno));
   }
-  return out->scratch = dir;
+  out->scratch = dir;
+  return true;
+}
+
+const char *co_scratch_file(CoOutputs *out, const char *name, IrDiag *d) {
+  if (!out->scratch && !make_scratch(out, d)) return NULL;
+  size_t n = strlen(out->scratch) + strlen(name) + 2;
+  char *path = malloc(n);
+  if (!path) abort(); /* out of memory */
+  snprintf(path, n, "%s/%s", out->scratch, name);
+  if (!add(out, (CoFile){NULL, path, false, false}, d)) return NULL;
+  return path;
 }
 
 static mode_t current_umask(void) {
@@ -74,6 +124,7 @@ bool co_commit(CoOutputs *out, IrDiag *d) {
   mode_t mask = current_umask();
   for (int i = 0; i < out->n; i++) {
     CoFile *f = &out->files[i];
+    if (!f->final) continue; /* scratch */
     /* mkstemp made it 0600; the linker may have made its own. */
     if (chmod(f->tmp, (f->executable ? 0777 : 0666) & ~mask) != 0 || rename(f->tmp, f->final) != 0)
       return ir_error_at(d, f->final, "cannot write the output: %s", strerror(errno));
@@ -82,32 +133,15 @@ bool co_commit(CoOutputs *out, IrDiag *d) {
   return true;
 }
 
-/* rm -r of a scratch directory that holds only plain files. */
-static void remove_dir(const char *dir) {
-  DIR *dp = opendir(dir);
-  if (dp) {
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      size_t n = strlen(dir) + strlen(e->d_name) + 2;
-      char *p = malloc(n);
-      if (!p) abort(); /* out of memory */
-      snprintf(p, n, "%s/%s", dir, e->d_name);
-      unlink(p);
-      free(p);
-    }
-    closedir(dp);
-  }
-  rmdir(dir);
-}
-
 void co_finish(CoOutputs *out) {
+  unguard(out);
   for (int i = 0; i < out->n; i++) {
     if (!out->files[i].renamed) unlink(out->files[i].tmp);
     free(out->files[i].final);
     free(out->files[i].tmp);
   }
-  if (out->scratch) remove_dir(out->scratch);
+  if (out->scratch) rmdir(out->scratch);
   free(out->scratch);
-  memset(out, 0, sizeof *out);
+  out->n = 0;
+  out->scratch = NULL;
 }

@@ -29,6 +29,7 @@ bool compile_model(const CompileOptions *o, IrDiag *d) {
 #include "compile_internal.h"
 #include "fe_tokenizer.h"
 #include "kernel_plan.h"
+#include "kplan_memory.h"
 #include "pass.h"
 
 static char *xstrdup(const char *s) {
@@ -125,22 +126,21 @@ static bool load(Compile *c, IrDiag *d) {
   c->from_kir = ends_with(c->o->model, ".kir");
   if (!c->from_kir) return load_model_dir(c, d);
   c->m = cli_load_module(c->o->model, d);
-  if (c->m) c->model_name = (free(c->model_name), xstrdup(c->m->name));
-  return c->m != NULL;
+  if (!c->m) return false;
+  free(c->model_name);
+  c->model_name = xstrdup(c->m->name);
+  return true;
 }
 
 /* ---- the entries ------------------------------------------------------------ */
 
-static bool dim_is_sym(IrDim dim, int sym) {
-  IrDim want = ir_dim_sym(sym);
-  return sym >= 0 && ir_dim_eq(dim, want);
-}
+static bool dim_is_sym(IrDim dim, int sym) { return sym >= 0 && ir_dim_eq(dim, ir_dim_sym(sym)); }
 
 static bool dim_is(IrDim dim, int64_t c) { return ir_dim_is_const(dim) && dim.c == c; }
 
 /* "@prefill(%tokens: i32[T]) -> f32[1, vocab] or f32[T, vocab]";
- * tokens_dim is T's index, or -1 for decode's i32[1]. */
-static bool check_entry(Compile *c, const IrFunc *f, int t_sym, int64_t *vocab, bool *all,
+ * t_sym is T's index, or -1 for decode's i32[1]. */
+static bool check_entry(const IrFunc *f, int t_sym, int64_t *vocab, bool *all,
                         IrDiag *d) {
   const IrValue *arg = f->nargs == 1 ? f->args[0] : NULL;
   bool arg_ok = arg && arg->type.dtype == IR_I32 && arg->type.rank == 1 &&
@@ -181,10 +181,10 @@ static bool check_module(Compile *c, IrDiag *d) {
   IrFunc *prefill = ir_module_find_func(m, "prefill"), *decode = ir_module_find_func(m, "decode");
   if (!prefill) return ir_error_at(d, src, "the module has no @prefill function");
   if (t_sym < 0) return ir_error_at(d, src, "the module has no symbol T (tokens in a call)");
-  if (!check_entry(c, prefill, t_sym, &c->vocab, &c->all_logits, d)) return false;
+  if (!check_entry(prefill, t_sym, &c->vocab, &c->all_logits, d)) return false;
   int64_t dvocab;
   bool dall;
-  if (decode && !check_entry(c, decode, -1, &dvocab, &dall, d)) return false;
+  if (decode && !check_entry(decode, -1, &dvocab, &dall, d)) return false;
   if (decode && dvocab != c->vocab)
     return ir_error(d, decode->loc, "@decode returns %lld logits, @prefill %lld",
                     (long long)dvocab, (long long)c->vocab);
@@ -234,9 +234,21 @@ static bool run_passes(Compile *c, IrDiag *d) {
          pass_pipeline_run(&p, c->m, &po, d);
 }
 
+/* --memory-report: the arena against the naive sum and the lower bound. */
+static void print_memory_report(const KMemoryReport *r) {
+  fprintf(stderr, "arena: %llu bytes (%.2f MiB); naive sum: %llu bytes; lower bound: %llu bytes\n",
+          (unsigned long long)r->arena_bytes, (double)r->arena_bytes / (1 << 20),
+          (unsigned long long)r->naive_bytes, (unsigned long long)r->lower_bound);
+}
+
+/* -O0 keeps the trivial plan's arena (one slot a value); -O1 and up plan it. */
 static bool build_plan(Compile *c, IrDiag *d) {
   c->plan = kplan_build(c->m, d);
   if (!c->plan) return false;
+  KMemoryOptions mo = {.in_place = c->o->graph_opt > 0, .measure_only = c->o->graph_opt <= 0};
+  KMemoryReport r;
+  if (!kplan_plan_memory(c->plan, &mo, &r, d)) return false;
+  if (c->o->memory_report) print_memory_report(&r);
   c->weights_bytes = c->plan->weights_bytes;
   c->big = c->weights_bytes >= (64u << 20);
   return true;
@@ -352,6 +364,7 @@ static bool steps(Compile *c, IrDiag *d) {
 
 bool compile_model(const CompileOptions *o, IrDiag *d) {
   Compile c = {.o = o};
+  co_guard(&c.out);
   bool ok = steps(&c, d);
   ce_free(&c);
   co_finish(&c.out);

@@ -54,6 +54,7 @@ typedef struct {
   const char *cc;          /* --cc, or NULL */
   const char *runtime_dir; /* --runtime-dir, or NULL */
   bool print_ir, print_kernels, verbose;
+  bool memory_report;       /* --memory-report: arena, naive sum, lower bound on stderr */
 } CompileOptions;
 
 /* The default of max_tokens: tokens per prefill call. */

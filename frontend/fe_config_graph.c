@@ -108,7 +108,8 @@ static bool read_rope_scaling(const FeJson *j, const cJSON *rope, FeModel *fm) {
   int type = 0;
   if (!fe_json_obj(j, rope, "$.attention.rope", "scaling", FE_OPTIONAL, &s)) return false;
   if (!s) return true;
-  if (!fe_json_only_keys(j, s, P, keys) || !fe_json_enum(j, s, P, "type", FE_REQUIRED, types, &type) ||
+  if (!fe_json_only_keys(j, s, P, keys) ||
+      !fe_json_enum(j, s, P, "type", FE_REQUIRED, types, &type) ||
       !fe_json_num(j, s, P, "factor", FE_REQUIRED, true, &fm->rope_factor))
     return false;
   fm->rope_scaling = type == 0 ? FE_ROPE_SCALE_LINEAR : FE_ROPE_SCALE_LLAMA3;
@@ -206,10 +207,10 @@ static bool read_mlp(const FeJson *j, const cJSON *root, FeModel *fm, GraphOpts 
     return fe_json_error(j, "$.mlp.bias", "expected false: only the \"gelu\" MLP has biases, "
                                           "found true");
   if (fm->mlp != FE_MLP_MOE) return true;
-  fm->experts_per_tok = 2;
   fm->moe_renormalize = true;
-  return fe_json_int(j, mlp, P, "experts", FE_REQUIRED, 1, FE_DIM_MAX, &fm->experts) &&
-         fe_json_int(j, mlp, P, "top_k", FE_OPTIONAL, 1, FE_DIM_MAX, &fm->experts_per_tok) &&
+  if (!fe_json_int(j, mlp, P, "experts", FE_REQUIRED, 1, FE_DIM_MAX, &fm->experts)) return false;
+  fm->experts_per_tok = fm->experts < 2 ? fm->experts : 2;
+  return fe_json_int(j, mlp, P, "top_k", FE_OPTIONAL, 1, FE_DIM_MAX, &fm->experts_per_tok) &&
          fe_json_bool(j, mlp, P, "renormalize", FE_OPTIONAL, &fm->moe_renormalize);
 }
 
@@ -372,7 +373,8 @@ bool fe_read_config(const char *text, size_t len, const char *file, IrArena *are
   cJSON *root = fe_json_parse(&j, text, len);
   if (!root) return false;
   bool graph = cJSON_IsObject(root) && cJSON_HasObjectItem(root, "kiln_graph");
-  bool ok = graph ? fe_graph_from_json(&j, root, arena, out) : fe_hf_from_json(&j, root, arena, out);
+  bool ok = graph ? fe_graph_from_json(&j, root, arena, out)
+                   : fe_hf_from_json(&j, root, arena, out);
   cJSON_Delete(root);
   return ok;
 }

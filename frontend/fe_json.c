@@ -1,6 +1,9 @@
-/* fe_json.c: typed getters over cJSON whose errors name the file and the
- * JSON path: "config.json: error: at $.rope_scaling.factor: expected a
- * number, found a string". */
+/* fe_json.c: JSON in, for the config readers: a strict syntax check
+ * ahead of cJSON, so that malformed input gets its line, column and what
+ * was expected ("config.json:3:18: error: malformed JSON: expected ',' or
+ * '}', found character '"'"), then typed getters whose errors name the
+ * JSON path ("config.json: error: at $.rope_scaling.factor: expected a
+ * positive number, found a string"). */
 #include "fe_json.h"
 
 #include <ctype.h>
@@ -115,7 +118,8 @@ static bool scan_escape(Scan *c) {
     c->i++;
     return true;
   }
-  if (!at(c, 'u')) return scan_fail(c, "an escape (\\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t, \\uXXXX)");
+  if (!at(c, 'u'))
+    return scan_fail(c, "an escape (\\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t, \\uXXXX)");
   c->i++;
   long u = scan_hex4(c);
   if (u < 0) return scan_fail(c, "4 hex digits after \\u");
@@ -136,7 +140,8 @@ static bool scan_string(Scan *c) {
     if (c->i >= c->n) return scan_fail(c, "'\"' to close the string");
     unsigned char ch = (unsigned char)c->s[c->i];
     if (ch == '"') break;
-    if (ch < 0x20) return scan_fail(c, "a character of the string (control characters are escaped)");
+    if (ch < 0x20)
+      return scan_fail(c, "a character of the string (control characters are escaped)");
     c->i++;
     if (ch == '\\' && !scan_escape(c)) return false;
   }
@@ -282,6 +287,11 @@ const char *fe_json_kind(const cJSON *v) {
   return "an invalid value";
 }
 
+/* "expected a number, found a string" */
+static bool wrong_kind(const FeJson *j, const char *path, const char *want, const cJSON *v) {
+  return fe_json_error(j, path, "expected %s, found %s", want, fe_json_kind(v));
+}
+
 const cJSON *fe_json_field(const FeJson *j, const cJSON *obj, const char *path, const char *key,
                            FeNeed need, const char *expected, bool *ok) {
   *ok = true;
@@ -312,7 +322,7 @@ bool fe_json_int_value(const FeJson *j, const cJSON *v, const char *path, int64_
                        int64_t *out) {
   char want[96];
   describe_int_range(want, sizeof want, lo, hi);
-  if (!cJSON_IsNumber(v)) return fe_json_error(j, path, "expected %s, found %s", want, fe_json_kind(v));
+  if (!cJSON_IsNumber(v)) return wrong_kind(j, path, want, v);
   double x = v->valuedouble;
   if (!isfinite(x) || x != floor(x) || x < -FE_JSON_EXACT_INT || x < (double)lo)
     return fe_json_error(j, path, "expected %s, found %.15g", want, x);
@@ -344,7 +354,7 @@ bool fe_json_num(const FeJson *j, const cJSON *obj, const char *path, const char
   const cJSON *v = fe_json_field(j, obj, path, key, need, want, &ok);
   if (!v) return ok;
   fe_json_path(p, path, key);
-  if (!cJSON_IsNumber(v)) return fe_json_error(j, p, "expected %s, found %s", want, fe_json_kind(v));
+  if (!cJSON_IsNumber(v)) return wrong_kind(j, p, want, v);
   double x = v->valuedouble;
   if (!isfinite(x) || (positive && !(x > 0)))
     return fe_json_error(j, p, "expected %s, found %.15g", want, x);
@@ -359,8 +369,7 @@ bool fe_json_bool(const FeJson *j, const cJSON *obj, const char *path, const cha
   const cJSON *v = fe_json_field(j, obj, path, key, need, "true or false", &ok);
   if (!v) return ok;
   fe_json_path(p, path, key);
-  if (!cJSON_IsBool(v))
-    return fe_json_error(j, p, "expected true or false, found %s", fe_json_kind(v));
+  if (!cJSON_IsBool(v)) return wrong_kind(j, p, "true or false", v);
   *out = cJSON_IsTrue(v);
   return true;
 }
@@ -372,7 +381,7 @@ bool fe_json_str(const FeJson *j, const cJSON *obj, const char *path, const char
   const cJSON *v = fe_json_field(j, obj, path, key, need, "a string", &ok);
   if (!v) return ok;
   fe_json_path(p, path, key);
-  if (!cJSON_IsString(v)) return fe_json_error(j, p, "expected a string, found %s", fe_json_kind(v));
+  if (!cJSON_IsString(v)) return wrong_kind(j, p, "a string", v);
   *out = ir_arena_strdup(arena, v->valuestring);
   return true;
 }
@@ -388,7 +397,7 @@ bool fe_json_enum_value(const FeJson *j, const cJSON *v, const char *path,
                         const char *const *choices, int *out) {
   char want[384];
   describe_choices(want, sizeof want, choices);
-  if (!cJSON_IsString(v)) return fe_json_error(j, path, "expected %s, found %s", want, fe_json_kind(v));
+  if (!cJSON_IsString(v)) return wrong_kind(j, path, want, v);
   for (int i = 0; choices[i]; i++) {
     if (strcmp(v->valuestring, choices[i]) == 0) {
       *out = i;
@@ -419,7 +428,7 @@ bool fe_json_obj(const FeJson *j, const cJSON *obj, const char *path, const char
   const cJSON *v = fe_json_field(j, obj, path, key, need, "an object", &ok);
   if (!v) return ok;
   fe_json_path(p, path, key);
-  if (!cJSON_IsObject(v)) return fe_json_error(j, p, "expected an object, found %s", fe_json_kind(v));
+  if (!cJSON_IsObject(v)) return wrong_kind(j, p, "an object", v);
   *out = v;
   return true;
 }

@@ -66,17 +66,13 @@ static Count attention_params(const FeModel *fm) {
   const FeNames *n = &fm->names;
   Count c = {0, false};
   int64_t h = fm->hidden, q = fm->heads * fm->head_dim, kv = fm->kv_heads * fm->head_dim;
-  if (n->qkv) {
-    add_n(&c, h, q);
-    add_n(&c, h, 2 * kv);
-    if (n->qkv_b) add_n(&c, q + 2 * kv, 1);
-  } else {
-    add_n(&c, h, q);
-    add_n(&c, h, 2 * kv);
-    if (n->q_b) add_n(&c, q, 1);
-    if (n->k_b) add_n(&c, kv, 1);
-    if (n->v_b) add_n(&c, kv, 1);
-  }
+  add_n(&c, h, q);
+  add_n(&c, h, kv);
+  add_n(&c, h, kv);
+  bool fused = n->qkv != NULL; /* the same numbers, in one tensor */
+  if (fused ? n->qkv_b : n->q_b) add_n(&c, q, 1);
+  if (fused ? n->qkv_b : n->k_b) add_n(&c, kv, 1);
+  if (fused ? n->qkv_b : n->v_b) add_n(&c, kv, 1);
   add_n(&c, q, h);
   if (n->o_b) add_n(&c, h, 1);
   return c;
@@ -435,7 +431,8 @@ static bool check_distinct(const FeJson *j, const FeModelPaths *p, const FeNames
 
 static bool check_names(const FeModel *fm, const FeJson *j, const FeModelPaths *p) {
   const char *missing = first_missing_name(fm);
-  if (missing) return fe_json_error(j, "$", "expected a checkpoint name for %s, found none", missing);
+  if (missing)
+    return fe_json_error(j, "$", "expected a checkpoint name for %s, found none", missing);
   FeNames names = fm->names;
   for (int i = 0; i < fe_name_field_count; i++) {
     const char *t = *fe_name_slot(&names, &fe_name_fields[i]);

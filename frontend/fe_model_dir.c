@@ -108,7 +108,8 @@ static char *locate(const char *path, FeModelDir *md, IrDiag *d) {
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   if (is_dir || strcmp(base, "config.json") == 0) {
     md->weights_path = if_file(join(md->dir, "model.safetensors"));
-    if (!md->weights_path) md->weights_path = if_file(join(md->dir, "model.safetensors.index.json"));
+    if (!md->weights_path)
+      md->weights_path = if_file(join(md->dir, "model.safetensors.index.json"));
     return is_dir ? join(md->dir, "config.json") : xstrdup(path);
   }
   size_t stem = ends_with(path, ".json") ? strlen(path) - 5 : strlen(path);

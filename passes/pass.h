@@ -102,6 +102,7 @@ bool pass_canonicalize(IrModule *m, PassStats *stats, IrDiag *d);
 bool pass_fold(IrModule *m, PassStats *stats, IrDiag *d);
 bool pass_dce(IrModule *m, PassStats *stats, IrDiag *d);
 bool pass_cse(IrModule *m, PassStats *stats, IrDiag *d);
+bool pass_attention(IrModule *m, PassStats *stats, IrDiag *d);
 
 /* ---- helpers the passes share (pass_util.c) --------------------------- */
 

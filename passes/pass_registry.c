@@ -12,6 +12,7 @@ static const PassInfo passes[] = {
     {"fold", "constant folding of ops whose operands are all splat constants", pass_fold},
     {"cse", "common subexpression elimination: merges identical pure ops", pass_cse},
     {"dce", "dead code elimination: removes ops whose results are unused", pass_dce},
+    {"attention", "fuses matmul-scale-mask-softmax-matmul into one attention op", pass_attention},
 };
 
 /* The default optimization pipeline (`kiln opt -O`), in the order it runs.

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "kiln.h"
+#include "rt_tokenizer.h"
 
 extern const KilnModelDesc kiln_model;
 
@@ -240,9 +241,16 @@ static const char *default_weights_path(const char *argv0, char *buf, size_t siz
 
 typedef struct {
   bool stream, first;
-  int32_t *ids; /* without streaming: the tokens, printed at the end */
+  int32_t *ids;      /* without streaming: the tokens, printed at the end */
   int64_t n;
+  RtTokStream *text; /* text prompts: generated tokens are printed as text */
 } TokenPrinter;
+
+static void print_text_token(TokenPrinter *tp, int32_t t) {
+  char err[256];
+  if (rt_tok_stream_push(tp->text, t, err, sizeof err))
+    fwrite(tp->text->out.data, 1, tp->text->out.len, stdout);
+}
 
 static int print_token(void *user, int32_t t) {
   TokenPrinter *tp = user;
@@ -250,10 +258,24 @@ static int print_token(void *user, int32_t t) {
     tp->ids[tp->n++] = t;
     return 0;
   }
-  printf(tp->first ? "%d" : " %d", (int)t);
+  if (tp->text) print_text_token(tp, t);
+  else printf(tp->first ? "%d" : " %d", (int)t);
   tp->first = false;
   fflush(stdout);
   return 0;
+}
+
+/* Prints what the stream still holds and the tokens kept back by
+ * --no-stream. */
+static void print_rest(TokenPrinter *tp) {
+  for (int64_t i = 0; i < tp->n; i++) {
+    if (tp->text) print_text_token(tp, tp->ids[i]);
+    else printf(i ? " %d" : "%d", (int)tp->ids[i]);
+  }
+  if (tp->text) {
+    rt_tok_stream_finish(tp->text);
+    fwrite(tp->text->out.data, 1, tp->text->out.len, stdout);
+  }
 }
 
 static void print_timing(const KilnGenerateStats *st, bool with_decode) {
@@ -272,7 +294,8 @@ static void print_logits(const KilnModel *m) {
 }
 
 /* Generates (or, with --logits, only prefills) and prints. */
-static int run(KilnModel *m, const CliArgs *a, const int32_t *prompt, int64_t n_prompt) {
+static int run(KilnModel *m, const CliArgs *a, const int32_t *prompt, int64_t n_prompt,
+               const RtTokenizer *tok) {
   const KilnModelDesc *d = kiln_desc(m);
   char err[512];
   KilnSamplerParams sp = {.temperature = (float)a->temp, .top_k = (int32_t)a->top_k,
@@ -280,7 +303,9 @@ static int run(KilnModel *m, const CliArgs *a, const int32_t *prompt, int64_t n_
                          .seed = a->seed};
   KilnSampler *s = kiln_sampler_new(&sp, d->vocab, err, sizeof err);
   /* At most max_context - n_prompt + 1 tokens are generated. */
-  TokenPrinter tp = {.stream = !a->no_stream, .first = true};
+  RtTokStream text;
+  TokenPrinter tp = {.stream = !a->no_stream, .first = true, .text = tok ? &text : NULL};
+  if (tok) rt_tok_stream_init(&text, tok, true);
   if (s && !tp.stream) tp.ids = malloc((size_t)(d->max_context + 1) * sizeof *tp.ids);
   if (!s || (!tp.stream && !tp.ids)) {
     print_error("%s", s ? "out of memory" : err);
@@ -290,7 +315,8 @@ static int run(KilnModel *m, const CliArgs *a, const int32_t *prompt, int64_t n_
   KilnGenerateStats st;
   int status = kiln_generate(m, prompt, n_prompt, a->logits ? 0 : a->n_predict, s, print_token,
                              &tp, &st);
-  for (int64_t i = 0; i < tp.n; i++) printf(i ? " %d" : "%d", (int)tp.ids[i]);
+  print_rest(&tp);
+  if (tok) rt_tok_stream_free(&text);
   if (!a->logits && (status == KILN_OK || st.generated > 0)) printf("\n");
   if (a->logits && status == KILN_OK) print_logits(m);
   fflush(stdout);
@@ -301,8 +327,24 @@ static int run(KilnModel *m, const CliArgs *a, const int32_t *prompt, int64_t n_
   return status == KILN_OK ? 0 : 1;
 }
 
-/* The prompt as token ids, or NULL after printing why not. */
-static int32_t *prompt_tokens(const KilnModelDesc *d, const CliArgs *a, int64_t *n) {
+/* The text prompt's ids, with the BOS/EOS the tokenizer's post-processor
+ * adds, as a malloc'd array. */
+static int32_t *encode_prompt(const RtTokenizer *tok, const char *text, int64_t *n) {
+  RtTokIds ids = {0};
+  rt_tok_encode(tok, text, strlen(text), true, &ids);
+  if (ids.n == 0) {
+    free(ids.ids);
+    print_error("the prompt encodes to no tokens");
+    return NULL;
+  }
+  *n = (int64_t)ids.n;
+  return ids.ids;
+}
+
+/* The prompt as token ids, or NULL after printing why not. *tok is the
+ * loaded tokenizer for text prompts (the caller frees it). */
+static int32_t *prompt_tokens(const KilnModelDesc *d, const CliArgs *a, int64_t *n,
+                              RtTokenizer **tok) {
   if (a->prompt && a->tokens) {
     print_error("give either -p or --tokens, not both");
     return NULL;
@@ -312,10 +354,17 @@ static int32_t *prompt_tokens(const KilnModelDesc *d, const CliArgs *a, int64_t 
     print_error("nothing to do: give a prompt with -p TEXT or --tokens IDS (see --help)");
     return NULL;
   }
-  /* Text goes through desc->tokenizer (runtime/rt_tokenizer, a later issue). */
-  if (!d->tokenizer) print_error("this model has no tokenizer; use --tokens");
-  else print_error("this runtime cannot read the model's tokenizer yet; use --tokens");
-  return NULL;
+  if (!d->tokenizer) {
+    print_error("this model has no tokenizer; use --tokens");
+    return NULL;
+  }
+  char err[256];
+  *tok = rt_tok_load(d->tokenizer, (size_t)d->tokenizer_bytes, err, sizeof err);
+  if (!*tok) {
+    print_error("%s", err);
+    return NULL;
+  }
+  return encode_prompt(*tok, a->prompt, n);
 }
 
 static int cli_main(const KilnModelDesc *d, int argc, char **argv) {
@@ -328,8 +377,12 @@ static int cli_main(const KilnModelDesc *d, int argc, char **argv) {
   if (a.help) return print_usage(d), 0;
   if (a.version) return print_version(d), 0;
   int64_t n_prompt = 0;
-  int32_t *prompt = prompt_tokens(d, &a, &n_prompt);
-  if (!prompt) return 1;
+  RtTokenizer *tok = NULL;
+  int32_t *prompt = prompt_tokens(d, &a, &n_prompt, &tok);
+  if (!prompt) {
+    rt_tok_free(tok);
+    return 1;
+  }
   char path[PATH_MAX + 8], err[1024];
   KilnOptions opts = {.weights_path = a.weights, .n_threads = (int)a.threads};
   if (!opts.weights_path && !d->embedded_weights)
@@ -337,8 +390,9 @@ static int cli_main(const KilnModelDesc *d, int argc, char **argv) {
   KilnModel *m = kiln_init(d, &opts, err, sizeof err);
   int rc = 1;
   if (!m) print_error("%s", err);
-  else rc = run(m, &a, prompt, n_prompt);
+  else rc = run(m, &a, prompt, n_prompt, a.logits ? NULL : tok);
   kiln_free(m);
+  rt_tok_free(tok);
   free(prompt);
   return rc;
 }

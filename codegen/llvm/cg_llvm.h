@@ -96,6 +96,49 @@ LLVMValueRef cg_call_libm(CgLlvm *cg, const char *name, LLVMValueRef x);
  * vectorize reductions and form FMAs; no-NaN/no-Inf stay off since
  * masks use -inf). */
 LLVMValueRef cg_fast(LLVMValueRef inst);
+/* Calls an LLVM intrinsic on f64 ("llvm.cos", "llvm.sin"). */
+LLVMValueRef cg_call_f64(CgLlvm *cg, const char *intrinsic, LLVMValueRef x);
+LLVMValueRef cg_f64(CgLlvm *cg, double v);
+/* Signed i64 minimum and maximum. */
+LLVMValueRef cg_smin(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_smax(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b);
+/* A local variable or scratch array: an alloca in the kernel's entry
+ * block, so SROA turns scalars into SSA values (accumulators of loops). */
+LLVMValueRef cg_var(CgLlvm *cg, LLVMTypeRef t, const char *name);
+/* if (cond) { then } else { otherwise }: cg_if_begin positions the
+ * builder in `then`, cg_if_else in `otherwise` (optional), cg_if_end
+ * after both. */
+typedef struct {
+  LLVMBasicBlockRef then, otherwise, done;
+} CgIf;
+CgIf cg_if_begin(CgLlvm *cg, LLVMValueRef cond, const char *name);
+void cg_if_else(CgLlvm *cg, CgIf *c);
+void cg_if_end(CgLlvm *cg, CgIf *c);
+/* Index arithmetic (i64, no signed wrap). */
+LLVMValueRef cg_imul(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_iadd(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b);
+/* A cg_var of type f32 set to v here. */
+LLVMValueRef cg_f32_var(CgLlvm *cg, double v, const char *name);
+/* *acc += x on an f32 variable, reassociable (a vectorizable reduction). */
+void cg_accumulate(CgLlvm *cg, LLVMValueRef acc, LLVMValueRef x);
+/* Product of dims [from, to) of t at run time (1 when empty). */
+LLVMValueRef cg_numel_range(CgLlvm *cg, const IrType *t, int from, int to);
+/* A tensor seen as [outer, len, inner] around one axis (negative axes
+ * count from the end: cg_axis(-1, 3) = 2). */
+typedef struct {
+  LLVMValueRef outer, len, inner;
+} CgAxisSplit;
+int cg_axis(int64_t axis, int rank);
+CgAxisSplit cg_axis_split(CgLlvm *cg, const IrType *t, int axis);
+/* Element si of src to element di of dst: bit for bit when the dtypes
+ * agree, else converted like cg_load/cg_store. */
+void cg_copy(CgLlvm *cg, const IrValue *dst, LLVMValueRef di, const IrValue *src,
+             LLVMValueRef si);
+/* Zero in the working type of a dtype: f32 0.0 for floats, i64 0 for ints. */
+LLVMValueRef cg_zero(CgLlvm *cg, IrDType t);
+/* Fails with an error at the op if an operand or result is i4, which
+ * kernels cannot address yet. */
+bool cg_refuse_i4(CgLlvm *cg, const IrOp *op);
 
 /* ---- op emitters (cg_llvm_ops_*.c) ---- */
 /* Number of parallel iterations of an op-kernel (run-time value) and the

@@ -36,7 +36,7 @@ static LLVMValueRef unary_f32(CgLlvm *cg, const IrOp *op, LLVMValueRef x) {
   case IR_OP_TANH: return cg_call_libm(cg, "tanhf", x);
   case IR_OP_SIGMOID: return sigmoid(cg, x);
   case IR_OP_SILU: return cg_fast(LLVMBuildFMul(b, x, sigmoid(cg, x), ""));
-  case IR_OP_RELU: return cg_call_f32_2(cg, "llvm.maxnum", x, cg_f32(cg, 0.0));
+  case IR_OP_RELU: return cg_call_f32_2(cg, "llvm.maximum", x, cg_f32(cg, 0.0));
   case IR_OP_GELU: return gelu(cg, op, x);
   default: return x;
   }
@@ -49,8 +49,9 @@ static LLVMValueRef binary_f32(CgLlvm *cg, IrOpKind k, LLVMValueRef x, LLVMValue
   case IR_OP_SUB: return cg_fast(LLVMBuildFSub(b, x, y, ""));
   case IR_OP_MUL: return cg_fast(LLVMBuildFMul(b, x, y, ""));
   case IR_OP_DIV: return cg_fast(LLVMBuildFDiv(b, x, y, ""));
-  case IR_OP_MAX: return cg_call_f32_2(cg, "llvm.maxnum", x, y);
-  case IR_OP_MIN: return cg_call_f32_2(cg, "llvm.minnum", x, y);
+  /* maximum/minimum propagate NaN, as the interpreter does (maxnum would drop it). */
+  case IR_OP_MAX: return cg_call_f32_2(cg, "llvm.maximum", x, y);
+  case IR_OP_MIN: return cg_call_f32_2(cg, "llvm.minimum", x, y);
   case IR_OP_POW: return cg_call_f32_2(cg, "llvm.pow", x, y);
   default: return x;
   }
@@ -72,7 +73,12 @@ static LLVMValueRef binary_int(CgLlvm *cg, IrOpKind k, LLVMValueRef x, LLVMValue
 /* cast: values are loaded as f32 (floats) or i64 (ints); convert between. */
 static LLVMValueRef cast(CgLlvm *cg, IrDType from, IrDType to, LLVMValueRef x) {
   bool fi = ir_dtype_is_float(from), ti = ir_dtype_is_float(to);
-  if (fi && !ti) return LLVMBuildFPToSI(cg->b, x, cg->i64, "");
+  if (fi && !ti) { /* saturating, NaN -> 0, like the interpreter; the store then wraps */
+    LLVMTypeRef fty = LLVMFunctionType(cg->i64, &cg->f32, 1, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(cg->mod, "llvm.fptosi.sat.i64.f32");
+    if (!f) f = LLVMAddFunction(cg->mod, "llvm.fptosi.sat.i64.f32", fty);
+    return LLVMBuildCall2(cg->b, fty, f, &x, 1, "");
+  }
   if (!fi && ti) return LLVMBuildSIToFP(cg->b, x, cg->f32, "");
   return x;
 }
@@ -80,6 +86,7 @@ static LLVMValueRef cast(CgLlvm *cg, IrDType from, IrDType to, LLVMValueRef x) {
 static bool emit_elementwise(CgLlvm *cg, const IrOp *op, LLVMValueRef begin, LLVMValueRef end) {
   const IrValue *out = op->out[0];
   bool is_float = ir_dtype_is_float(op->in[0]->type.dtype);
+  if (!cg_refuse_i4(cg, op)) return false;
   if (op->kind == IR_OP_DIV && !is_float)
     return ir_error(cg->d, op->loc, "the CPU backend does not lower integer div yet");
   LLVMValueRef inner = cg_inner_numel(cg, &out->type);

@@ -153,3 +153,123 @@ LLVMValueRef cg_fast(LLVMValueRef inst) {
     LLVMSetFastMathFlags(inst, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
   return inst;
 }
+
+LLVMValueRef cg_call_f64(CgLlvm *cg, const char *intrinsic, LLVMValueRef x) {
+  char name[64];
+  snprintf(name, sizeof name, "%s.f64", intrinsic);
+  LLVMTypeRef fty = LLVMFunctionType(cg->f64, &cg->f64, 1, 0);
+  return LLVMBuildCall2(cg->b, fty, get_fn(cg, name, fty), &x, 1, "");
+}
+
+LLVMValueRef cg_f64(CgLlvm *cg, double v) { return LLVMConstReal(cg->f64, v); }
+
+LLVMValueRef cg_smin(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+LLVMValueRef cg_smax(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, b, ""), a, b, "");
+}
+
+LLVMValueRef cg_var(CgLlvm *cg, LLVMTypeRef t, const char *name) {
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(cg->fn);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(cg->ctx);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first)
+    LLVMPositionBuilderBefore(b, first);
+  else
+    LLVMPositionBuilderAtEnd(b, entry);
+  LLVMValueRef v = LLVMBuildAlloca(b, t, name);
+  LLVMDisposeBuilder(b);
+  return v;
+}
+
+CgIf cg_if_begin(CgLlvm *cg, LLVMValueRef cond, const char *name) {
+  CgIf c;
+  c.then = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, name);
+  c.otherwise = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, name);
+  c.done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, name);
+  LLVMBuildCondBr(cg->b, cond, c.then, c.otherwise);
+  LLVMPositionBuilderAtEnd(cg->b, c.then);
+  return c;
+}
+
+void cg_if_else(CgLlvm *cg, CgIf *c) {
+  LLVMBuildBr(cg->b, c->done);
+  LLVMPositionBuilderAtEnd(cg->b, c->otherwise);
+  c->otherwise = NULL; /* now being filled */
+}
+
+void cg_if_end(CgLlvm *cg, CgIf *c) {
+  LLVMBuildBr(cg->b, c->done);
+  if (c->otherwise) { /* no else part: it falls through */
+    LLVMPositionBuilderAtEnd(cg->b, c->otherwise);
+    LLVMBuildBr(cg->b, c->done);
+  }
+  LLVMPositionBuilderAtEnd(cg->b, c->done);
+}
+
+LLVMValueRef cg_imul(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWMul(cg->b, a, b, "");
+}
+
+LLVMValueRef cg_iadd(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWAdd(cg->b, a, b, "");
+}
+
+LLVMValueRef cg_f32_var(CgLlvm *cg, double v, const char *name) {
+  LLVMValueRef var = cg_var(cg, cg->f32, name);
+  LLVMBuildStore(cg->b, cg_f32(cg, v), var);
+  return var;
+}
+
+void cg_accumulate(CgLlvm *cg, LLVMValueRef acc, LLVMValueRef x) {
+  LLVMValueRef old = LLVMBuildLoad2(cg->b, cg->f32, acc, "");
+  LLVMBuildStore(cg->b, cg_fast(LLVMBuildFAdd(cg->b, old, x, "")), acc);
+}
+
+LLVMValueRef cg_numel_range(CgLlvm *cg, const IrType *t, int from, int to) {
+  LLVMValueRef n = cg_i64(cg, 1);
+  for (int i = from; i < to; i++) n = LLVMBuildNSWMul(cg->b, n, cg_dim(cg, t->dims[i]), "");
+  return n;
+}
+
+int cg_axis(int64_t axis, int rank) { return (int)(axis < 0 ? axis + rank : axis); }
+
+CgAxisSplit cg_axis_split(CgLlvm *cg, const IrType *t, int axis) {
+  CgAxisSplit s = {cg_numel_range(cg, t, 0, axis), cg_dim(cg, t->dims[axis]),
+                   cg_numel_range(cg, t, axis + 1, t->rank)};
+  return s;
+}
+
+void cg_copy(CgLlvm *cg, const IrValue *dst, LLVMValueRef di, const IrValue *src,
+             LLVMValueRef si) {
+  IrDType t = dst->type.dtype;
+  if (t != src->type.dtype) {
+    cg_store(cg, dst, di, cg_load(cg, src, si));
+    return;
+  }
+  LLVMValueRef x = LLVMBuildLoad2(cg->b, storage_type(cg, t), elem_ptr(cg, src, si), "");
+  LLVMBuildStore(cg->b, x, elem_ptr(cg, dst, di));
+}
+
+LLVMValueRef cg_zero(CgLlvm *cg, IrDType t) {
+  return ir_dtype_is_float(t) ? cg_f32(cg, 0.0) : cg_i64(cg, 0);
+}
+
+static bool refuse_i4_value(CgLlvm *cg, const IrOp *op, const IrValue *v, const char *what,
+                            int i) {
+  if (v->type.dtype != IR_I4) return true;
+  char sigil = v->kind == IR_VAL_PARAM || v->kind == IR_VAL_STATE ? '@' : '%';
+  return ir_error(cg->d, op->loc,
+                  "the CPU backend does not support i4 (packed) values yet: %s %d (%c%s) of '%s' "
+                  "is i4", what, i, sigil, v->name, ir_op_spec(op->kind)->name);
+}
+
+bool cg_refuse_i4(CgLlvm *cg, const IrOp *op) {
+  for (int i = 0; i < op->nin; i++)
+    if (!refuse_i4_value(cg, op, op->in[i], "operand", i)) return false;
+  for (int i = 0; i < op->nout; i++)
+    if (!refuse_i4_value(cg, op, op->out[i], "result", i)) return false;
+  return true;
+}

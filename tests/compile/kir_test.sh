@@ -20,9 +20,9 @@ for t in 1 2 3; do
 done
 checks=$((checks + 1))
 [ "$(head -c 8 model.kw)" = KILNWTS1 ] || fail "model.kw does not start with KILNWTS1"
-# 32 + 32 + 16 data bytes at 64-byte aligned offsets: 64 + 64 + 16, after the header.
+# The header, then 20 + 10 + 10 bytes of parameters, each padded to 64.
 checks=$((checks + 1))
-[ "$(wc -c <model.kw)" -eq $((64 + 144)) ] || fail "model.kw has $(wc -c <model.kw) bytes, expected 208"
+[ "$(wc -c <model.kw)" -eq $((64 + 3 * 64)) ] || fail "model.kw has $(wc -c <model.kw) bytes, expected 256"
 
 # ---- --embed-weights: no NAME.kw, same logits ----
 check "compile --embed-weights" "$KILN" compile "$kir" -o embedded --embed-weights

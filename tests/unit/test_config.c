@@ -194,7 +194,8 @@ static void test_hf_options(void) {
 
   /* no architectures: model_type decides */
   CHECK(read_text("{\"model_type\": \"gpt2\", \"vocab_size\": 50, \"n_embd\": 16, \"n_layer\": 1, "
-                  "\"n_head\": 2, \"activation_function\": \"gelu\", \"scale_attn_weights\": false, "
+                  "\"n_head\": 2, \"activation_function\": \"gelu\", "
+                  "\"scale_attn_weights\": false, "
                   "\"tie_word_embeddings\": false, \"n_inner\": 40}",
                   &a, &m, &d));
   CHECK(str_eq(m.architecture, "GPT2LMHeadModel") && !m.gelu_tanh && m.attn_scale == 1.0);
@@ -268,8 +269,10 @@ static void test_graph_equals_gpt2(void) {
       "{\"kiln_graph\": 1, \"vocab\": 80, \"hidden\": 32, \"layers\": 2, \"max_positions\": 64,"
       " \"linear_layout\": \"in_out\", \"embedding\": {\"positions\": \"learned\"},"
       " \"attention\": {\"heads\": 4, \"fused_qkv\": true, \"qkv_bias\": true, \"out_bias\": true},"
-      " \"mlp\": {\"kind\": \"gelu\", \"approximate\": \"tanh\", \"intermediate\": 128, \"bias\": true},"
-      " \"norm\": {\"kind\": \"layer\", \"eps\": 1e-5}, \"head\": {\"kind\": \"lm\", \"tied\": true},"
+      " \"mlp\": {\"kind\": \"gelu\", \"approximate\": \"tanh\", \"intermediate\": 128,"
+      "  \"bias\": true},"
+      " \"norm\": {\"kind\": \"layer\", \"eps\": 1e-5},"
+      " \"head\": {\"kind\": \"lm\", \"tied\": true},"
       " \"weights\": {\"embed\": \"wte.weight\", \"pos_embed\": \"wpe.weight\","
       "  \"attn_norm_w\": \"h.%d.ln_1.weight\", \"attn_norm_b\": \"h.%d.ln_1.bias\","
       "  \"qkv\": \"h.%d.attn.c_attn.weight\", \"qkv_b\": \"h.%d.attn.c_attn.bias\","
@@ -353,10 +356,56 @@ static void test_model_dir(void) {
   CHECK(md.dir == NULL && md.weights == NULL); /* closed again */
 }
 
+static void write_file(const char *dir, const char *name, const char *text) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs(text, f);
+  fclose(f);
+}
+
+/* Where the weights and the tokenizer are found, in a scratch directory. */
+static void test_model_dir_layouts(void) {
+  char dir[] = "/tmp/kiln_test_config_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  const char *graph = "{\"kiln_graph\": 1, \"vocab\": 8, \"hidden\": 8, \"layers\": 1, "
+                      "\"max_positions\": 8, \"attention\": {\"heads\": 2}, \"mlp\": {\"kind\": "
+                      "\"gelu\", \"intermediate\": 8}}";
+  write_file(dir, "config.json", graph);
+  write_file(dir, "tokenizer.json", "{}");
+  write_file(dir, "model.safetensors.index.json", "{}");
+  write_file(dir, "m.json", graph);
+  write_file(dir, "m.safetensors", "");
+  char path[512], want[512];
+  FeModelDir md;
+  CHECK(open_dir(dir, &md)); /* config.json in a directory may be a graph too */
+  snprintf(want, sizeof want, "%s/tokenizer.json", dir);
+  CHECK(str_eq(md.tokenizer_path, want));
+  snprintf(want, sizeof want, "%s/model.safetensors.index.json", dir); /* sharded */
+  CHECK(str_eq(md.weights_path, want) && md.model.mlp == FE_MLP_GELU);
+  fe_close_model_dir(&md);
+  snprintf(path, sizeof path, "%s/m.json", dir);
+  CHECK(open_dir(path, &md)); /* NAME.json: NAME.safetensors */
+  snprintf(want, sizeof want, "%s/m.safetensors", dir);
+  CHECK(str_eq(md.weights_path, want) && str_eq(md.dir, dir) && md.tokenizer_path != NULL);
+  fe_close_model_dir(&md);
+  const char *names[] = {"config.json", "tokenizer.json", "model.safetensors.index.json", "m.json",
+                         "m.safetensors"};
+  for (int i = 0; i < 5; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    remove(path);
+  }
+  remove(dir);
+}
+
 /* ---- bad input ---- */
 
-#define LLAMA "\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 64, \"num_hidden_layers\": 2"
-#define LLAMA_OK LLAMA ", \"hidden_size\": 32, \"num_attention_heads\": 4, \"intermediate_size\": 64"
+#define LLAMA \
+  "\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 64, \"num_hidden_layers\": 2"
+#define LLAMA_OK \
+  LLAMA ", \"hidden_size\": 32, \"num_attention_heads\": 4, \"intermediate_size\": 64"
 
 static void test_malformed(void) {
   EXPECT_ERROR("{\"a\": 1,}", "cfg.json:1:9: error: malformed JSON: expected a string key, found "
@@ -367,7 +416,8 @@ static void test_malformed(void) {
                                "character '}'");
   EXPECT_ERROR("{\"a\": 1", "cfg.json:1:8: error: malformed JSON: expected ',' or '}', found end "
                             "of input");
-  EXPECT_ERROR("", "cfg.json:1:1: error: malformed JSON: expected a JSON value, found end of input");
+  EXPECT_ERROR("", "cfg.json:1:1: error: malformed JSON: expected a JSON value, found end of "
+                   "input");
   EXPECT_ERROR("{} {}", "cfg.json:1:4: error: malformed JSON: expected the end of input after the "
                         "value, found character '{'");
   EXPECT_ERROR("{\"a\": \"x\ty\"}", "cfg.json:1:9: error: malformed JSON: expected a character of "
@@ -494,7 +544,8 @@ static void test_unknown_architecture(void) {
                      "architecture");
 }
 
-#define GRAPH "\"kiln_graph\": 1, \"vocab\": 16, \"hidden\": 16, \"layers\": 1, \"max_positions\": 8"
+#define GRAPH \
+  "\"kiln_graph\": 1, \"vocab\": 16, \"hidden\": 16, \"layers\": 1, \"max_positions\": 8"
 #define GRAPH_MLP "\"mlp\": {\"kind\": \"swiglu\", \"intermediate\": 32}"
 
 static void test_bad_graph(void) {
@@ -509,13 +560,14 @@ static void test_bad_graph(void) {
                "name, description, dtype, vocab, hidden, layers, max_positions, bos_id, eos_id, "
                "linear_layout, embedding, attention, mlp, norm, head, weights");
   EXPECT_ERROR("{" GRAPH ", \"attention\": {\"heads\": 3}, " GRAPH_MLP "}",
-               "cfg.json: error: at $.attention.heads: expected a divisor of $.hidden (16), found 3");
+               "cfg.json: error: at $.attention.heads: expected a divisor of $.hidden (16), "
+               "found 3");
   EXPECT_ERROR("{" GRAPH ", \"attention\": {\"heads\": 2, \"mask\": \"bidirectional\", "
                "\"sliding_window\": 4}, " GRAPH_MLP "}",
                "cfg.json: error: at $.attention.sliding_window: expected 0 with a bidirectional "
                "mask, found 4");
-  EXPECT_ERROR("{" GRAPH ", \"attention\": {\"heads\": 2, \"rope\": {\"rotary_dim\": 3}}, " GRAPH_MLP
-               "}",
+  EXPECT_ERROR("{" GRAPH ", \"attention\": {\"heads\": 2, \"rope\": {\"rotary_dim\": 3}}, "
+               GRAPH_MLP "}",
                "cfg.json: error: at $.attention.rope.rotary_dim: expected an even integer from 0 "
                "to the head size 8, found 3");
   EXPECT_ERROR("{" GRAPH ", \"embedding\": {\"positions\": \"learned\"}, \"attention\": "
@@ -532,7 +584,8 @@ static void test_bad_graph(void) {
   EXPECT_ERROR("{" GRAPH ", \"attention\": {\"heads\": 2}, " GRAPH_MLP ", \"head\": {\"kind\": "
                "\"classifier\"}}",
                "cfg.json: error: at $.head.labels: missing; expected a positive integer");
-  EXPECT_ERROR("{" GRAPH ", \"attention\": {\"heads\": 2}, " GRAPH_MLP ", \"head\": {\"labels\": 3}}",
+  EXPECT_ERROR("{" GRAPH ", \"attention\": {\"heads\": 2}, " GRAPH_MLP
+               ", \"head\": {\"labels\": 3}}",
                "cfg.json: error: at $.head: expected no labels or bias with an \"lm\" head (they "
                "belong to \"classifier\"), found them");
 }
@@ -616,6 +669,7 @@ int main(void) {
   test_graph_equals_gpt2();
   test_graph_options();
   test_model_dir();
+  test_model_dir_layouts();
   test_malformed();
   test_wrong_types();
   test_bad_dimensions();

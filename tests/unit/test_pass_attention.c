@@ -1,0 +1,394 @@
+/* test_pass_attention.c: the attention pass against the interpreter.
+ *
+ *  1. Every tiny model under tests/data/tiny/: the module built with all
+ *     logits, run (prefill of 6 tokens, then two decodes, past Mistral's
+ *     window of 4) before and after the pass, alone and after the default
+ *     pipeline (where cse has merged the layers' masks and scales). The
+ *     pass fires once per layer per entry, no causal_mask is left, the
+ *     outputs agree, and a second run changes nothing.
+ *  2. Every function of tests/lit/passes/attention.kir (the positive and
+ *     the negative cases) on random inputs, for three (T, P) pairs.
+ *  3. Fully masked rows (a window shorter than the gap between a query and
+ *     the last key) and an empty KV: zeros before and after the rewrite.
+ *
+ * Tolerance: |after - before| <= 1e-5 * max(1, |before|) for each element
+ * (the fused op multiplies by 1/c where the graph divided by c); NaN
+ * equals NaN, an infinity only itself.
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fe.h"
+#include "interp.h"
+#include "pass.h"
+
+#define REL_TOL 1e-5
+
+static int count_ops(const IrFunc *f, IrOpKind k) {
+  int n = 0;
+  for (int i = 0; i < f->nops; i++) n += f->ops[i]->kind == k;
+  return n;
+}
+
+static int64_t stat(const PassStats *s, const char *name) {
+  for (int i = 0; i < s->n; i++)
+    if (strcmp(s->c[i].name, name) == 0) return s->c[i].value;
+  return 0;
+}
+
+static bool same_value(float a, float b) {
+  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+  if (isinf(a) || isinf(b)) return a == b;
+  return fabs((double)a - (double)b) <= REL_TOL * fmax(1.0, fabs((double)b));
+}
+
+/* after == before within the tolerance; reports the first difference. */
+static void check_same(const char *what, const IrTensor *after, const IrTensor *before) {
+  bool shape = after->rank == before->rank && after->dtype == before->dtype &&
+               memcmp(after->shape, before->shape, sizeof(int64_t) * (size_t)after->rank) == 0;
+  CHECK(shape);
+  if (!shape || !after->f || !before->f) return;
+  int64_t n = ir_tensor_numel(after), bad = -1;
+  for (int64_t i = 0; i < n && bad < 0; i++)
+    if (!same_value(after->f[i], before->f[i])) bad = i;
+  check_count++;
+  if (bad >= 0) {
+    check_failures++;
+    fprintf(stderr, "%s: element %lld is %.9g after the pass, %.9g before\n", what,
+            (long long)bad, after->f[bad], before->f[bad]);
+  }
+}
+
+static bool run_pipeline(IrModule *m, const char *spec, PassStats *stats) {
+  IrDiag d = {0};
+  PassPipeline p;
+  bool ok = pass_pipeline_parse(spec, &p, &d);
+  for (int i = 0; ok && i < p.n; i++) {
+    p.passes[i]->run(m, stats, &d);
+    ok = !d.failed && ir_verify(m, &d);
+  }
+  if (!ok) fprintf(stderr, "%s: %s\n", spec, d.msg);
+  return ok;
+}
+
+/* One call of `entry` with the given symbols; the first output, or an
+ * empty tensor after a failed check. */
+static IrTensor call(IrInterp *it, const char *entry, const int64_t *syms, const IrTensor *in,
+                     int nin) {
+  IrTensor *outs = NULL, out = {0};
+  int nout = 0;
+  IrDiag d = {0};
+  bool ok = ir_interp_call(it, entry, syms, in, nin, &outs, &nout, &d);
+  CHECK(ok && nout >= 1);
+  if (!ok) fprintf(stderr, "%s: %s\n", entry, d.msg);
+  if (ok && nout >= 1) {
+    out = outs[0];
+    outs[0] = (IrTensor){0};
+  }
+  ir_tensors_free(outs, nout);
+  return out;
+}
+
+/* ---- 1. the tiny models ---- */
+
+#define PROMPT 6
+#define STEPS 3 /* prefill, decode, decode */
+
+/* Prefill of PROMPT tokens, then two decodes, on a fresh interpreter. */
+static bool run_model(const IrModule *m, const FeWeights *w, int64_t vocab, IrTensor out[STEPS]) {
+  IrDiag d = {0};
+  IrInterp *it = ir_interp_new(m, &d);
+  bool ok = it && fe_bind_weights(it, m, w, &d);
+  CHECK(ok);
+  if (!ok) fprintf(stderr, "%s: %s\n", m->name, d.msg);
+  int sym_t = ir_module_find_sym(m, "T", 1), sym_p = ir_module_find_sym(m, "P", 1);
+  for (int step = 0; ok && step < STEPS; step++) {
+    int64_t n = step == 0 ? PROMPT : 1, pos = step == 0 ? 0 : PROMPT + step - 1;
+    IrTensor tok = ir_tensor_new(IR_I32, 1, (int64_t[]){n});
+    for (int64_t i = 0; i < n; i++) tok.i[i] = (5 * (pos + i) + 1) % vocab;
+    int64_t syms[IR_MAX_SYMS];
+    ir_interp_syms_unset(syms);
+    syms[sym_t] = n;
+    syms[sym_p] = pos;
+    out[step] = call(it, step == 0 ? "prefill" : "decode", syms, &tok, 1);
+    ir_tensor_free(&tok);
+  }
+  ir_interp_free(it);
+  return ok;
+}
+
+/* Builds the model, runs `pipeline` on it; checks the pass fired once per
+ * layer per entry and left no mask behind, and that a second run of the
+ * pass changes nothing. */
+static IrModule *build_and_fuse(const FeModelDir *md, const char *name, const char *pipeline) {
+  IrDiag d = {0};
+  FeBuildOptions opt = {.max_context = 16, .all_logits = true};
+  IrModule *m = fe_build_module(&md->model, md->weights, &opt, &d);
+  CHECK(m != NULL);
+  if (!m) return NULL;
+  int softmax_before[8] = {0};
+  for (int i = 0; i < m->nfuncs && i < 8; i++)
+    softmax_before[i] = count_ops(m->funcs[i], IR_OP_SOFTMAX);
+  PassStats stats = {0};
+  CHECK(run_pipeline(m, pipeline, &stats));
+  CHECK(stat(&stats, "fused") == md->model.layers * m->nfuncs);
+  for (int i = 0; i < m->nfuncs && i < 8; i++) {
+    const IrFunc *f = m->funcs[i];
+    bool per_layer = count_ops(f, IR_OP_ATTENTION) == md->model.layers &&
+                     count_ops(f, IR_OP_CAUSAL_MASK) == 0 &&
+                     count_ops(f, IR_OP_SOFTMAX) == softmax_before[i] - md->model.layers;
+    CHECK(per_layer);
+    if (!per_layer)
+      fprintf(stderr, "%s: %s @%s: not one attention op per layer\n", name, pipeline, f->name);
+  }
+  PassStats again = {0};
+  CHECK(!pass_attention(m, &again, &d) && !d.failed);
+  return m;
+}
+
+static void test_model(const char *name, const char *path) {
+  FeModelDir md;
+  IrDiag d = {0};
+  bool opened = fe_open_model_dir(path, true, &md, &d);
+  CHECK(opened);
+  if (!opened) {
+    fprintf(stderr, "%s: %s\n", name, d.msg);
+    return;
+  }
+  FeBuildOptions opt = {.max_context = 16, .all_logits = true};
+  IrModule *plain = fe_build_module(&md.model, md.weights, &opt, &d);
+  IrTensor want[STEPS] = {{0}};
+  CHECK(plain && run_model(plain, md.weights, md.model.vocab, want));
+  const char *pipelines[] = {"attention", "canonicalize,fold,canonicalize,cse,dce,attention,dce"};
+  for (int p = 0; p < 2; p++) {
+    IrModule *m = build_and_fuse(&md, name, pipelines[p]);
+    IrTensor got[STEPS] = {{0}};
+    if (m && run_model(m, md.weights, md.model.vocab, got)) {
+      char what[400];
+      for (int s = 0; s < STEPS; s++) {
+        snprintf(what, sizeof what, "%s (%s) %s", name, pipelines[p], s ? "decode" : "prefill");
+        check_same(what, &got[s], &want[s]);
+      }
+    }
+    for (int s = 0; s < STEPS; s++) ir_tensor_free(&got[s]);
+    ir_module_free(m);
+  }
+  for (int s = 0; s < STEPS; s++) ir_tensor_free(&want[s]);
+  ir_module_free(plain);
+  fe_close_model_dir(&md);
+}
+
+static void test_tiny_models(void) {
+  const char *root = KILN_TEST_DATA "/tiny";
+  DIR *dir = opendir(root);
+  CHECK(dir != NULL);
+  int n = 0;
+  for (struct dirent *e; dir && (e = readdir(dir));) {
+    if (e->d_name[0] == '.') continue;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+    test_model(e->d_name, path);
+    n++;
+  }
+  if (dir) closedir(dir);
+  CHECK(n >= 7);
+}
+
+/* ---- 2. the lit cases on random inputs ---- */
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+  if (buf) buf[got] = 0;
+  fclose(f);
+  return buf;
+}
+
+static IrModule *parse_verified(const char *text, const char *name) {
+  IrDiag d = {0};
+  IrModule *m = ir_parse(text, strlen(text), name, &d);
+  bool ok = m && ir_verify(m, &d);
+  CHECK(ok);
+  if (!ok) fprintf(stderr, "%s: %s\n", name, d.msg);
+  return m;
+}
+
+static uint32_t rng = 2024;
+
+/* Deterministic values in [-2, 2). */
+static float random_value(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return (float)(rng >> 8) / (float)(1 << 22) - 2.0f;
+}
+
+/* Random arguments for f with the symbols at syms. */
+static IrTensor *random_args(const IrFunc *f, const int64_t *syms) {
+  IrTensor *args = calloc((size_t)f->nargs + 1, sizeof *args);
+  for (int i = 0; i < f->nargs; i++) {
+    const IrType *t = &f->args[i]->type;
+    int64_t shape[IR_MAX_RANK];
+    for (int j = 0; j < t->rank; j++) shape[j] = ir_dim_eval(t->dims[j], syms);
+    args[i] = ir_tensor_new(t->dtype, t->rank, shape);
+    for (int64_t j = 0; args[i].f && j < ir_tensor_numel(&args[i]); j++)
+      args[i].f[j] = ir_round_to_dtype(random_value(), t->dtype);
+  }
+  return args;
+}
+
+/* Every function of both modules on the same random inputs. */
+static void compare_modules(const IrModule *before, const IrModule *after, const int64_t *tp) {
+  IrDiag d = {0};
+  IrInterp *ib = ir_interp_new(before, &d), *ia = ir_interp_new(after, &d);
+  CHECK(ib && ia);
+  int sym_t = ir_module_find_sym(before, "T", 1), sym_p = ir_module_find_sym(before, "P", 1);
+  for (int i = 0; ib && ia && i < before->nfuncs; i++) {
+    const IrFunc *f = before->funcs[i];
+    int64_t syms[IR_MAX_SYMS] = {0};
+    if (sym_t >= 0) syms[sym_t] = tp[0];
+    if (sym_p >= 0) syms[sym_p] = tp[1];
+    IrTensor *args = random_args(f, syms);
+    IrTensor want = call(ib, f->name, syms, args, f->nargs);
+    IrTensor got = call(ia, f->name, syms, args, f->nargs);
+    char what[200];
+    snprintf(what, sizeof what, "%s @%s T=%lld P=%lld", before->name, f->name, (long long)tp[0],
+             (long long)tp[1]);
+    check_same(what, &got, &want);
+    ir_tensor_free(&want);
+    ir_tensor_free(&got);
+    ir_tensors_free(args, f->nargs);
+  }
+  ir_interp_free(ib);
+  ir_interp_free(ia);
+}
+
+static void test_lit_cases(void) {
+  char *text = read_file(KILN_TEST_DATA "/../lit/passes/attention.kir");
+  CHECK(text != NULL);
+  if (!text) return;
+  IrModule *before = parse_verified(text, "attention.kir");
+  IrModule *after = parse_verified(text, "attention.kir");
+  PassStats stats = {0};
+  CHECK(after && run_pipeline(after, "attention", &stats) && stat(&stats, "fused") > 0);
+  const int64_t tps[][2] = {{5, 3}, {1, 7}, {3, 0}};
+  for (int i = 0; before && after && i < 3; i++) compare_modules(before, after, tps[i]);
+  ir_module_free(before);
+  ir_module_free(after);
+  free(text);
+}
+
+/* ---- 3. fully masked rows ---- */
+
+/* Query i sits at position i + 2 and sees keys i+1 and i+2 of the 4:
+ * rows 0-2 see one or two keys, rows 3 and later none. @decode: one query
+ * at position P with a window of 2: P = 5 and later see no key of 4.
+ * @empty: no keys at all when P = 0. */
+static const char masked_text[] =
+    "module @masked {\n"
+    "  sym T <= 8\n"
+    "  sym P <= 8\n"
+    "  func @prefill(%q: f32[2, T, 4], %k: f32[2, 4, 4], %v: f32[2, 4, 4]) -> f32[2, T, 4] {\n"
+    "    %s = matmul(%q, %k) {transpose_b} : f32[2, T, 4]\n"
+    "    %c = const {value = 0.5} : f32[]\n"
+    "    %ss = mul(%s, %c) : f32[2, T, 4]\n"
+    "    %m = causal_mask {offset = 2, window = 2} : f32[T, 4]\n"
+    "    %sm = add(%ss, %m) : f32[2, T, 4]\n"
+    "    %p = softmax(%sm) {axis = -1} : f32[2, T, 4]\n"
+    "    %o = matmul(%p, %v) : f32[2, T, 4]\n"
+    "    return %o\n"
+    "  }\n"
+    "  func @decode(%q: f32[2, 1, 4], %k: f32[2, 4, 4], %v: f32[2, 4, 4]) -> f32[2, 1, 4] {\n"
+    "    %s = matmul(%q, %k) {transpose_b} : f32[2, 1, 4]\n"
+    "    %m = causal_mask {offset = P, window = 2} : f32[1, 4]\n"
+    "    %sm = add(%s, %m) : f32[2, 1, 4]\n"
+    "    %p = softmax(%sm) {axis = -1} : f32[2, 1, 4]\n"
+    "    %o = matmul(%p, %v) : f32[2, 1, 4]\n"
+    "    return %o\n"
+    "  }\n"
+    "  func @empty(%q: f32[2, T, 4], %k: f32[2, P, 4], %v: f32[2, P, 4]) -> f32[2, T, 4] {\n"
+    "    %s = matmul(%q, %k) {transpose_b} : f32[2, T, P]\n"
+    "    %c = const {value = 0.5} : f32[]\n"
+    "    %ss = mul(%s, %c) : f32[2, T, P]\n"
+    "    %p = softmax(%ss) {axis = -1} : f32[2, T, P]\n"
+    "    %o = matmul(%p, %v) : f32[2, T, 4]\n"
+    "    return %o\n"
+    "  }\n"
+    "}\n";
+
+/* Row r (of `rows`, each `d` wide, heads outermost) of o is all zeros. */
+static bool row_is_zero(const IrTensor *o, int64_t head, int64_t r) {
+  int64_t rows = o->shape[1], d = o->shape[2];
+  for (int64_t c = 0; c < d; c++)
+    if (o->f[(head * rows + r) * d + c] != 0.0f) return false;
+  return true;
+}
+
+/* Runs `entry` of both modules with T and P; checks which rows are zero. */
+static void check_masked(const IrModule *before, const IrModule *after, const char *entry,
+                         int64_t t, int64_t p, int64_t first_masked_row) {
+  IrDiag d = {0};
+  IrInterp *its[2] = {ir_interp_new(before, &d), ir_interp_new(after, &d)};
+  CHECK(its[0] && its[1]);
+  const IrFunc *f = ir_module_find_func(before, entry);
+  int64_t syms[IR_MAX_SYMS] = {0};
+  syms[ir_module_find_sym(before, "T", 1)] = t;
+  syms[ir_module_find_sym(before, "P", 1)] = p;
+  IrTensor *args = random_args(f, syms), outs[2] = {{0}};
+  for (int k = 0; k < 2 && its[0] && its[1]; k++) {
+    outs[k] = call(its[k], entry, syms, args, f->nargs);
+    if (!outs[k].f) continue;
+    for (int64_t h = 0; h < 2; h++) {
+      for (int64_t r = 0; r < outs[k].shape[1]; r++) {
+        bool zero = row_is_zero(&outs[k], h, r);
+        CHECK(zero == (r >= first_masked_row));
+        if (zero != (r >= first_masked_row))
+          fprintf(stderr, "@%s T=%lld P=%lld %s: row %lld of head %lld is %szero\n", entry,
+                  (long long)t, (long long)p, k ? "after" : "before", (long long)r, (long long)h,
+                  zero ? "" : "not ");
+      }
+    }
+  }
+  if (outs[0].f && outs[1].f) check_same(entry, &outs[1], &outs[0]);
+  ir_tensor_free(&outs[0]);
+  ir_tensor_free(&outs[1]);
+  ir_tensors_free(args, f->nargs);
+  ir_interp_free(its[0]);
+  ir_interp_free(its[1]);
+}
+
+static void test_fully_masked_rows(void) {
+  IrModule *before = parse_verified(masked_text, "masked");
+  IrModule *after = parse_verified(masked_text, "masked");
+  PassStats stats = {0};
+  CHECK(before && after && run_pipeline(after, "attention", &stats));
+  CHECK(stat(&stats, "fused") == 3);
+  if (!before || !after) {
+    ir_module_free(before);
+    ir_module_free(after);
+    return;
+  }
+  check_masked(before, after, "prefill", 6, 0, 3);
+  check_masked(before, after, "prefill", 3, 0, 3); /* no masked row */
+  check_masked(before, after, "decode", 1, 0, 1);  /* sees key 0 */
+  check_masked(before, after, "decode", 1, 4, 1);  /* sees key 3 */
+  check_masked(before, after, "decode", 1, 5, 0);  /* sees none */
+  check_masked(before, after, "empty", 3, 0, 0);   /* no keys */
+  check_masked(before, after, "empty", 3, 2, 3);
+  ir_module_free(before);
+  ir_module_free(after);
+}
+
+int main(void) {
+  test_tiny_models();
+  test_lit_cases();
+  test_fully_masked_rows();
+  return check_report();
+}
