@@ -11,6 +11,6 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 build/driver/kiln compile samples/tiny-kjv -o build/tiny-kjv
 if [ $# -eq 0 ]; then
-  set -- -p "And God said unto Moses" -n 80 --temp 0.8 --top-k 40 --seed 1
+  set -- -p "And God said unto Moses" -n 80 --temp 0.8 --top-k 40 --seed 3
 fi
 build/tiny-kjv "$@"

@@ -36,7 +36,7 @@ static void help(void) {
       "  --all-logits          prefill returns the logits of every position, not the last\n\n"
       "Optimization and target:\n"
       "  -O0, -O1, -O2         graph passes: -O0 none, -O1/-O2 (default) the pipeline\n"
-      "                        canonicalize,fold,canonicalize,cse,dce, and memory planning\n"
+      "                        canonicalize,fold,canonicalize,cse,dce,attention,canonicalize,cse,dce, and memory planning\n"
       "                        (-O0: every activation its own arena slot)\n"
       "  --llvm-opt=N          LLVM optimization level 0..3 (default 3)\n"
       "  --target=TRIPLE       cross-compile: x86_64-linux-gnu, aarch64-linux-gnu, ...\n"

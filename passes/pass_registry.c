@@ -18,7 +18,7 @@ static const PassInfo passes[] = {
 /* The default optimization pipeline (`kiln opt -O`), in the order it runs.
  * canonicalize runs again after fold because folding exposes x+0 and
  * reshape chains; cse before dce so the merged-away ops' operands die. */
-static const char default_pipeline[] = "canonicalize,fold,canonicalize,cse,dce";
+static const char default_pipeline[] = "canonicalize,fold,canonicalize,cse,dce,attention,canonicalize,cse,dce";
 
 int pass_registry_count(void) { return (int)(sizeof passes / sizeof passes[0]); }
 

@@ -305,7 +305,10 @@ static int run(KilnModel *m, const CliArgs *a, const int32_t *prompt, int64_t n_
   /* At most max_context - n_prompt + 1 tokens are generated. */
   RtTokStream text;
   TokenPrinter tp = {.stream = !a->no_stream, .first = true, .text = tok ? &text : NULL};
-  if (tok) rt_tok_stream_init(&text, tok, true);
+  if (tok) { /* text mode echoes the prompt, so the continuation reads on from it */
+    rt_tok_stream_init(&text, tok, true);
+    fputs(a->prompt, stdout);
+  }
   if (s && !tp.stream) tp.ids = malloc((size_t)(d->max_context + 1) * sizeof *tp.ids);
   if (!s || (!tp.stream && !tp.ids)) {
     print_error("%s", s ? "out of memory" : err);
