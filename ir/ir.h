@@ -331,6 +331,14 @@ void ir_buf_free(IrBuf *b);
 void ir_print_module(IrBuf *b, const IrModule *m);
 void ir_print_type(IrBuf *b, const IrModule *m, const IrType *t);
 void ir_print_dim(IrBuf *b, const IrModule *m, IrDim d);
+/* A type or dim printed into a fixed buffer, for error messages; returned
+ * by value, so it lives until the end of the full expression using it:
+ * ir_error(d, loc, "got %s", ir_type_text(m, &t).s). Truncated at 255. */
+typedef struct {
+  char s[256];
+} IrText;
+IrText ir_type_text(const IrModule *m, const IrType *t);
+IrText ir_dim_text(const IrModule *m, IrDim d);
 /* Shortest decimal that reads back to the same double; always has a '.',
  * an 'e', or is inf/nan, so it reads as a float: 10000.0, 1e-05, -inf. */
 void ir_print_double(IrBuf *b, double v);

@@ -252,3 +252,21 @@ void ir_print_module(IrBuf *b, const IrModule *m) {
   for (int i = 0; i < m->nfuncs; i++) print_func(b, m, m->funcs[i]);
   ir_buf_printf(b, "}\n");
 }
+
+IrText ir_type_text(const IrModule *m, const IrType *t) {
+  IrBuf b = {0};
+  ir_print_type(&b, m, t);
+  IrText x;
+  snprintf(x.s, sizeof x.s, "%s", b.data ? b.data : "");
+  ir_buf_free(&b);
+  return x;
+}
+
+IrText ir_dim_text(const IrModule *m, IrDim d) {
+  IrBuf b = {0};
+  ir_print_dim(&b, m, d);
+  IrText x;
+  snprintf(x.s, sizeof x.s, "%s", b.data ? b.data : "");
+  ir_buf_free(&b);
+  return x;
+}

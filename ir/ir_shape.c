@@ -32,32 +32,9 @@ typedef struct {
   int64_t bounds[IR_MAX_SYMS];
 } Rule;
 
-/* Printed types and dims for messages. Returned by value: the text lives
- * until the end of the full expression that uses it. */
-typedef struct {
-  char s[256];
-} Text;
 
-static Text type_text(const IrModule *m, const IrType *t) {
-  IrBuf b = {0};
-  ir_print_type(&b, m, t);
-  Text x;
-  snprintf(x.s, sizeof x.s, "%s", b.data ? b.data : "");
-  ir_buf_free(&b);
-  return x;
-}
-
-static Text dim_text(const IrModule *m, IrDim d) {
-  IrBuf b = {0};
-  ir_print_dim(&b, m, d);
-  Text x;
-  snprintf(x.s, sizeof x.s, "%s", b.data ? b.data : "");
-  ir_buf_free(&b);
-  return x;
-}
-
-#define TY(t) type_text(r->m, (t)).s
-#define DIM(d) dim_text(r->m, (d)).s
+#define TY(t) ir_type_text(r->m, (t)).s
+#define DIM(d) ir_dim_text(r->m, (d)).s
 
 /* "matmul: <message>" at the op's location. */
 static bool fail(const Rule *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -93,31 +93,10 @@ typedef struct {
   Set local_names;  /* their names */
 } Verifier;
 
-typedef struct {
-  char s[256];
-} Text;
-
-static Text type_text(const IrModule *m, const IrType *t) {
-  IrBuf b = {0};
-  ir_print_type(&b, m, t);
-  Text x;
-  snprintf(x.s, sizeof x.s, "%s", b.data ? b.data : "");
-  ir_buf_free(&b);
-  return x;
-}
-
-static Text dim_text(const IrModule *m, IrDim d) {
-  IrBuf b = {0};
-  ir_print_dim(&b, m, d);
-  Text x;
-  snprintf(x.s, sizeof x.s, "%s", b.data ? b.data : "");
-  ir_buf_free(&b);
-  return x;
-}
 
 /* "%x" or "@w", as the user wrote it. */
-static Text value_text(const IrValue *v) {
-  Text x;
+static IrText value_text(const IrValue *v) {
+  IrText x;
   bool global = v->kind == IR_VAL_PARAM || v->kind == IR_VAL_STATE;
   snprintf(x.s, sizeof x.s, "%c%s", global ? '@' : '%', v->name ? v->name : "<unnamed>");
   return x;
@@ -181,7 +160,7 @@ static bool check_type_form(Verifier *v, IrLoc loc, const char *what, const IrTy
     if (dim_extreme(v, t->dims[i], true) > DIM_LIMIT ||
         dim_extreme(v, t->dims[i], false) < -DIM_LIMIT)
       return ir_error(v->d, loc, "%s: dim %d = %s is out of range (beyond 2^60)", what, i,
-                      dim_text(v->m, t->dims[i]).s);
+                      ir_dim_text(v->m, t->dims[i]).s);
   }
   return true;
 }
@@ -204,7 +183,7 @@ static bool check_dims_nonneg(Verifier *v, IrLoc loc, const char *what, const Ir
                (long long)(d.k[s] < 0 ? v->bounds[s] : 0));
     }
     return ir_error(v->d, loc, "%s has dim %d = %s, which is negative when %s", what, i,
-                    dim_text(v->m, d).s, corner);
+                    ir_dim_text(v->m, d).s, corner);
   }
   return true;
 }
@@ -261,7 +240,7 @@ static bool check_global(Verifier *v, Set *names, const IrValue *g, IrValueKind 
   for (int i = 0; i < g->type.rank; i++)
     if (!ir_dim_is_const(g->type.dims[i]))
       return ir_error(v->d, g->loc, "%s has type %s; %ss need constant dims", label,
-                      type_text(v->m, &g->type).s, what);
+                      ir_type_text(v->m, &g->type).s, what);
   if (!check_dims_nonneg(v, g->loc, label, &g->type)) return false;
   if (g->init && kind == IR_VAL_STATE)
     return ir_error(v->d, g->loc, "%s has an initializer; states start at zero", label);
@@ -269,7 +248,7 @@ static bool check_global(Verifier *v, Set *names, const IrValue *g, IrValueKind 
     return ir_error(v->d, g->loc,
                     "%s has %lld initial values, expected %lld (the element count of %s)", label,
                     (long long)g->ninit, (long long)const_numel(&g->type),
-                    type_text(v->m, &g->type).s);
+                    ir_type_text(v->m, &g->type).s);
   return true;
 }
 
@@ -380,7 +359,7 @@ static bool check_op(Verifier *v, const IrFunc *f, const IrOp *op) {
     const IrValue *r = op->out[i];
     if (!ir_type_eq(&r->type, &inferred[i]))
       return ir_error(v->d, op->loc, "%s: result type %s does not match the inferred %s for %s",
-                      op_name(op), type_text(v->m, &r->type).s, type_text(v->m, &inferred[i]).s,
+                      op_name(op), ir_type_text(v->m, &r->type).s, ir_type_text(v->m, &inferred[i]).s,
                       value_text(r).s);
     char what[512], prefix[64];
     snprintf(prefix, sizeof prefix, "%s: result", op_name(op));
@@ -411,8 +390,8 @@ static bool check_return(Verifier *v, const IrFunc *f) {
                       value_text(r).s);
     if (!ir_type_eq(&r->type, &f->result_types[i]))
       return ir_error(v->d, f->loc, "%s %s has type %s, expected %s (the declared result type)",
-                      what, value_text(r).s, type_text(v->m, &r->type).s,
-                      type_text(v->m, &f->result_types[i]).s);
+                      what, value_text(r).s, ir_type_text(v->m, &r->type).s,
+                      ir_type_text(v->m, &f->result_types[i]).s);
   }
   return true;
 }
