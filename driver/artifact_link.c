@@ -1,5 +1,6 @@
 /* artifact_link.c: finding cc and the runtime, running the link. */
 #include "artifact_link.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <spawn.h>
@@ -28,28 +29,9 @@ extern char **environ;
 
 #define AL_MAX_ARGS 64
 
-static char *xstrdup(const char *s) {
-  char *r = strdup(s);
-  if (!r) abort(); /* out of memory */
-  return r;
-}
-
-static char *join(const char *dir, const char *name) {
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *r = malloc(n);
-  if (!r) abort(); /* out of memory */
-  snprintf(r, n, "%s/%s", dir, name);
-  return r;
-}
-
-static bool is_file(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static bool dir_has(const char *dir, const char *name) {
-  char *p = join(dir, name);
-  bool ok = is_file(p);
+  char *p = cli_path_join(dir, name);
+  bool ok = cli_is_file(p);
   free(p);
   return ok;
 }
@@ -67,7 +49,7 @@ static bool runnable(const char *prog, size_t len) {
     size_t n = strcspn(p, ":");
     char full[1024];
     snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? p : ".", name);
-    if (access(full, X_OK) == 0 && is_file(full)) return true;
+    if (access(full, X_OK) == 0 && cli_is_file(full)) return true;
     if (!p[n]) return false;
     p += n + 1;
   }
@@ -100,12 +82,12 @@ static bool find_libs(const char *dir, const char *origin, bool need_main, IrDia
 
 char *al_find_include_dir(const char *flag) {
   const char *origin, *dir = pick_dir(flag, &origin);
-  char *inc = join(dir, "include");
+  char *inc = cli_path_join(dir, "include");
   const char *candidates[3] = {dir, inc, KILN_RUNTIME_INCLUDE_DIR};
   char *found = NULL;
   for (int i = 0; i < 3 && !found; i++)
     if (*candidates[i] && dir_has(candidates[i], "kiln.h") && dir_has(candidates[i], "kiln_abi.h"))
-      found = xstrdup(candidates[i]);
+      found = cli_strdup(candidates[i]);
   free(inc);
   return found;
 }
@@ -115,13 +97,13 @@ bool al_find_runtime(const char *cc, const char *dir, bool need_main, AlRuntime 
   const char *origin, *env_cc = getenv("CC"), *env_ar = getenv("AR");
   const char *rdir = pick_dir(dir, &origin);
   if (!find_libs(rdir, origin, need_main, d)) return false;
-  rt->dir = xstrdup(rdir);
+  rt->dir = cli_strdup(rdir);
   bool build_tree = !dir && !(getenv("KILN_RUNTIME_DIR") && *getenv("KILN_RUNTIME_DIR"));
   rt->link_flags = build_tree ? KILN_RUNTIME_LINK_FLAGS : "";
   /* A sanitized runtime links only with the compiler that built it. */
   const char *dflt = *rt->link_flags ? KILN_BUILD_CC : "cc";
-  rt->cc = xstrdup(cc ? cc : env_cc && *env_cc ? env_cc : dflt);
-  rt->ar = xstrdup(env_ar && *env_ar ? env_ar : "ar");
+  rt->cc = cli_strdup(cc ? cc : env_cc && *env_cc ? env_cc : dflt);
+  rt->ar = cli_strdup(env_ar && *env_ar ? env_ar : "ar");
   const char *how = cc ? "--cc" : env_cc && *env_cc ? "$CC" : "the default";
   if (!runnable(rt->cc, strcspn(rt->cc, " ")))
     return ir_error(d, (IrLoc){0}, "cannot find the C compiler '%s' (%s) that links the artifact; "
@@ -210,7 +192,7 @@ static bool run(const AlArgs *a, const char *step, IrDiag *d) {
 /* cc [cc words] -o out <middle...> [link flags] -lm -lpthread */
 static bool link_with(const AlRuntime *rt, const char *out, const char *const *middle, int nmiddle,
                       const char *step, IrDiag *d) {
-  char *cc = xstrdup(rt->cc), *flags = xstrdup(rt->link_flags);
+  char *cc = cli_strdup(rt->cc), *flags = cli_strdup(rt->link_flags);
   AlArgs a = {.n = 0};
   push_words(&a, cc);
   push(&a, "-o");
@@ -226,7 +208,7 @@ static bool link_with(const AlRuntime *rt, const char *out, const char *const *m
 }
 
 bool al_link_exe(const AlRuntime *rt, const char *obj, const char *out, IrDiag *d) {
-  char *main_lib = join(rt->dir, "libkiln_rt_main.a"), *rt_lib = join(rt->dir, "libkiln_rt.a");
+  char *main_lib = cli_path_join(rt->dir, "libkiln_rt_main.a"), *rt_lib = cli_path_join(rt->dir, "libkiln_rt.a");
   const char *middle[] = {obj, main_lib, rt_lib};
   bool ok = link_with(rt, out, middle, 3, "linking the executable", d);
   free(main_lib);
@@ -235,7 +217,7 @@ bool al_link_exe(const AlRuntime *rt, const char *obj, const char *out, IrDiag *
 }
 
 bool al_link_shared(const AlRuntime *rt, const char *obj, const char *out, IrDiag *d) {
-  char *rt_lib = join(rt->dir, "libkiln_rt.a");
+  char *rt_lib = cli_path_join(rt->dir, "libkiln_rt.a");
   /* The whole runtime goes in: a program that dlopens the library calls
    * kiln_init and friends, which nothing in the model object references. */
   const char *middle[] = {"-shared", obj, "-Wl,--whole-archive", rt_lib, "-Wl,--no-whole-archive"};
@@ -245,11 +227,11 @@ bool al_link_shared(const AlRuntime *rt, const char *obj, const char *out, IrDia
 }
 
 bool al_make_lib(const AlRuntime *rt, const char *obj, const char *out, IrDiag *d) {
-  char *rt_lib = join(rt->dir, "libkiln_rt.a");
+  char *rt_lib = cli_path_join(rt->dir, "libkiln_rt.a");
   bool ok = al_copy_file(rt_lib, out, d);
   free(rt_lib);
   if (!ok) return false;
-  char *ar = xstrdup(rt->ar);
+  char *ar = cli_strdup(rt->ar);
   AlArgs a = {.n = 0};
   push_words(&a, ar);
   push(&a, "rs");

@@ -155,3 +155,26 @@ int cli_version(void) {
   printf("kiln %s\n", KILN_VERSION);
   return 0;
 }
+
+char *cli_strdup(const char *s) { return cli_concat(s, ""); }
+
+char *cli_concat(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 1;
+  char *r = malloc(n);
+  if (!r) abort(); /* out of memory */
+  snprintf(r, n, "%s%s", a, b);
+  return r;
+}
+
+char *cli_path_join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *r = malloc(n);
+  if (!r) abort(); /* out of memory */
+  snprintf(r, n, "%s/%s", dir, name);
+  return r;
+}
+
+bool cli_is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}

@@ -72,4 +72,10 @@ int cli_fail(const char *cmd, const IrDiag *d);
 /* "kiln 0.1.0" to stdout; returns 0. */
 int cli_version(void);
 
+/* Small string and path helpers for the driver; out of memory aborts. */
+char *cli_strdup(const char *s);
+char *cli_concat(const char *a, const char *b);          /* a + b */
+char *cli_path_join(const char *dir, const char *name);  /* dir + "/" + name */
+bool cli_is_file(const char *path);                      /* exists, regular file */
+
 #endif

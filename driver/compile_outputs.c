@@ -1,4 +1,5 @@
 /* compile_outputs.c: temporary names, renames at the end, clean-up. */
+#include "cli.h"
 #include "compile_outputs.h"
 
 #include <errno.h>
@@ -7,12 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *xstrdup(const char *s) {
-  char *r = strdup(s);
-  if (!r) abort(); /* out of memory */
-  return r;
-}
 
 /* ---- interruption ------------------------------------------------------ */
 
@@ -85,7 +80,7 @@ const char *co_reserve(CoOutputs *out, const char *final, bool executable, IrDia
     return NULL;
   }
   close(fd);
-  if (!add(out, (CoFile){xstrdup(final), tmp, executable, false}, d)) return NULL;
+  if (!add(out, (CoFile){cli_strdup(final), tmp, executable, false}, d)) return NULL;
   return tmp;
 }
 

@@ -32,12 +32,6 @@ bool compile_model(const CompileOptions *o, IrDiag *d) {
 #include "kplan_memory.h"
 #include "pass.h"
 
-static char *xstrdup(const char *s) {
-  char *r = strdup(s);
-  if (!r) abort(); /* out of memory */
-  return r;
-}
-
 static bool ends_with(const char *s, const char *suffix) {
   size_t n = strlen(s), k = strlen(suffix);
   return n >= k && strcmp(s + n - k, suffix) == 0;
@@ -128,7 +122,7 @@ static bool load(Compile *c, IrDiag *d) {
   c->m = cli_load_module(c->o->model, d);
   if (!c->m) return false;
   free(c->model_name);
-  c->model_name = xstrdup(c->m->name);
+  c->model_name = cli_strdup(c->m->name);
   return true;
 }
 
@@ -269,27 +263,10 @@ static void print_requested(const Compile *c) {
 /* NAME without an artifact extension: "out/tiny.o" -> "out/tiny". */
 static char *stem_of(const char *name) {
   static const char *const exts[] = {".o", ".obj", ".a", ".so", ".dylib"};
-  char *s = xstrdup(name);
+  char *s = cli_strdup(name);
   for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
     if (ends_with(s, exts[i]) && strlen(s) > strlen(exts[i])) s[strlen(s) - strlen(exts[i])] = '\0';
   return s;
-}
-
-static char *with_suffix(const char *s, const char *suffix) {
-  size_t n = strlen(s) + strlen(suffix) + 1;
-  char *r = malloc(n);
-  if (!r) abort(); /* out of memory */
-  snprintf(r, n, "%s%s", s, suffix);
-  return r;
-}
-
-/* "dir" + "/" + "name" */
-static char *path_join(const char *dir, const char *name) {
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *r = malloc(n);
-  if (!r) abort(); /* out of memory */
-  snprintf(r, n, "%s/%s", dir, name);
-  return r;
 }
 
 /* "dir/tiny.h" -> "dir/kiln.h" */
@@ -315,11 +292,11 @@ static bool reserve_headers(Compile *c, IrDiag *d) {
   if (!inc)
     return ir_error(d, (IrLoc){0}, "cannot find kiln.h and kiln_abi.h for the generated header; "
                                    "give --runtime-dir with a directory that holds them");
-  char *h = with_suffix(c->stem, ".h");
+  char *h = cli_concat(c->stem, ".h");
   const char *names[2] = {"kiln.h", "kiln_abi.h"};
   bool ok = reserve(c, h, false, &c->header_tmp, d);
   for (int i = 0; i < 2 && ok; i++) {
-    char *dst = beside(h, names[i]), *src = path_join(inc, names[i]);
+    char *dst = beside(h, names[i]), *src = cli_path_join(inc, names[i]);
     const char *tmp;
     ok = reserve(c, dst, false, &tmp, d) && al_copy_file(src, tmp, d);
     free(dst);
@@ -336,10 +313,10 @@ static bool reserve_outputs(Compile *c, IrDiag *d) {
   CompileEmit e = o->emit;
   bool with_header = e == COMPILE_OBJ || e == COMPILE_LIB || e == COMPILE_SHARED;
   bool with_kw = (e == COMPILE_EXE || with_header) && !o->embed_weights;
-  c->stem = e == COMPILE_EXE ? xstrdup(o->output) : stem_of(o->output);
+  c->stem = e == COMPILE_EXE ? cli_strdup(o->output) : stem_of(o->output);
   bool ok = reserve(c, o->output, e == COMPILE_EXE || e == COMPILE_SHARED, &c->main_tmp, d);
   if (ok && with_kw) {
-    char *kw = with_suffix(c->stem, ".kw");
+    char *kw = cli_concat(c->stem, ".kw");
     ok = reserve(c, kw, false, &c->kw_tmp, d);
     free(kw);
   }
