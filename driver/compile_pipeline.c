@@ -59,7 +59,7 @@ static bool needs_runtime(CompileEmit e) {
 /* The target is known, and a cross-compiled artifact can be linked. */
 static bool check_target(Compile *c, IrDiag *d) {
   const CompileOptions *o = c->o;
-  CgTarget t = {o->triple, o->cpu, o->features, o->llvm_opt};
+  CgTarget t = {o->triple, o->cpu, o->features, o->llvm_opt, NULL};
   LLVMTargetMachineRef tm;
   if (!cg_target_machine(&t, &tm, d)) return false;
   LLVMDisposeTargetMachine(tm);

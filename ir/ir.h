@@ -204,6 +204,19 @@ typedef enum {
   IR_VAL_RESULT, /* op result, %name */
 } IrValueKind;
 
+/* How the weight blob stores a 2-D param (docs/ir.md, "Weight layouts").
+ * panel == 0: row-major. Otherwise the axis `axis` of a [R, C] param is
+ * cut into panels of `panel` consecutive indices, stored one after the
+ * other, each as [other dim][panel] and zero-padded to a whole panel:
+ * axis 0 stores element (r, c) at (r / W) * C * W + c * W + r % W. The
+ * layout changes storage only; every op reads the param by its logical
+ * row-major indices. Printed after the type:
+ *   param @w : f32[1024, 768] layout(panels, axis = 0, width = 32) */
+typedef struct {
+  int panel; /* panel width W; 0 = row-major */
+  int axis;  /* 0 or 1 */
+} IrLayout;
+
 typedef struct IrValue {
   IrValueKind kind;
   const char *name; /* without the sigil; unique among its kind's scope */
@@ -215,7 +228,14 @@ typedef struct IrValue {
    * or NULL when the weights are bound from outside (safetensors). */
   double *init;
   int64_t ninit;
+  IrLayout layout; /* IR_VAL_PARAM only */
 } IrValue;
+
+/* Storage offset, in elements, of logical element (r, c) of a 2-D param
+ * of constant type t stored in layout l (row-major when l->panel == 0). */
+int64_t ir_layout_offset(const IrLayout *l, const IrType *t, int64_t r, int64_t c);
+/* Elements the stored form occupies, padding included. */
+int64_t ir_layout_numel(const IrLayout *l, const IrType *t);
 
 struct IrOp {
   IrOpKind kind;

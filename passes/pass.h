@@ -31,18 +31,23 @@ typedef struct {
   int64_t value;
 } PassCounter;
 
+/* What a pass sees besides the module: its counters and the target the
+ * module is compiled for (tiles, panel widths: passes/target.h). A pass
+ * that needs a target and finds none uses ktarget_default(). */
+struct KTarget;
 typedef struct {
   int n;
   PassCounter c[PASS_MAX_COUNTERS];
-} PassStats;
+  const struct KTarget *target;
+} PassContext;
 
 /* Adds n to counter `name` (created on first use; ignored when full). */
-void pass_count(PassStats *s, const char *name, int64_t n);
+void pass_count(PassContext *s, const char *name, int64_t n);
 
 /* ---- registry (pass_registry.c) ---------------------------------------- */
 
 /* Returns whether the module changed; a failure sets d->failed. */
-typedef bool (*PassFn)(IrModule *m, PassStats *stats, IrDiag *d);
+typedef bool (*PassFn)(IrModule *m, PassContext *ctx, IrDiag *d);
 
 typedef struct {
   const char *name;    /* "cse" */
@@ -82,6 +87,7 @@ typedef struct {
   bool time_passes;        /* wall-clock report at the end, with the counters */
   bool verify_each;        /* ir_verify after every pass */
   const char *reproducer;  /* on a failure, the IR before the failing pass goes here */
+  const struct KTarget *target; /* NULL: ktarget_default() */
   PassSink sink;           /* NULL: printing options print nothing */
   void *sink_user;
 } PassOptions;
@@ -98,11 +104,11 @@ bool pass_pipeline_run(const PassPipeline *p, IrModule *m, const PassOptions *o,
 
 /* ---- the passes (one file each; docs/passes.md) ----------------------- */
 
-bool pass_canonicalize(IrModule *m, PassStats *stats, IrDiag *d);
-bool pass_fold(IrModule *m, PassStats *stats, IrDiag *d);
-bool pass_dce(IrModule *m, PassStats *stats, IrDiag *d);
-bool pass_cse(IrModule *m, PassStats *stats, IrDiag *d);
-bool pass_attention(IrModule *m, PassStats *stats, IrDiag *d);
+bool pass_canonicalize(IrModule *m, PassContext *ctx, IrDiag *d);
+bool pass_fold(IrModule *m, PassContext *ctx, IrDiag *d);
+bool pass_dce(IrModule *m, PassContext *ctx, IrDiag *d);
+bool pass_cse(IrModule *m, PassContext *ctx, IrDiag *d);
+bool pass_attention(IrModule *m, PassContext *ctx, IrDiag *d);
 
 /* ---- helpers the passes share (pass_util.c) --------------------------- */
 

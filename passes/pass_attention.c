@@ -342,9 +342,9 @@ static int attention_func(IrModule *m, IrFunc *f) {
   return n;
 }
 
-bool pass_attention(IrModule *m, PassStats *stats, IrDiag *d) {
+bool pass_attention(IrModule *m, PassContext *ctx, IrDiag *d) {
   int n = 0;
   for (int i = 0; i < m->nfuncs; i++) n += attention_func(m, m->funcs[i]);
-  if (n) pass_count(stats, "fused", n);
+  if (n) pass_count(ctx, "fused", n);
   return n > 0;
 }

@@ -132,7 +132,7 @@ static bool pattern_matches_kind(const Pattern *p, const IrOp *op) {
 
 /* Applies patterns to op until none applies or it is replaced. Returns
  * the number of rewrites; *repl is set when the op is replaced. */
-static int rewrite_op(IrModule *m, IrOp *op, IrValue **repl, PassStats *st) {
+static int rewrite_op(IrModule *m, IrOp *op, IrValue **repl, PassContext *st) {
   int n = 0;
   /* Every pattern strictly simplifies or orders, so this ends; the cap
    * only guards against a future pattern pair that undo each other. */
@@ -154,7 +154,7 @@ static int rewrite_op(IrModule *m, IrOp *op, IrValue **repl, PassStats *st) {
 
 /* One forward sweep over f: operands first see earlier replacements, so a
  * chain collapses in one sweep. Returns the number of rewrites. */
-static int sweep(IrModule *m, IrFunc *f, PassStats *st) {
+static int sweep(IrModule *m, IrFunc *f, PassContext *st) {
   PassMap repl = {0};
   bool *dead = pass_calloc((size_t)f->nops, sizeof *dead);
   int n = 0;
@@ -175,9 +175,9 @@ static int sweep(IrModule *m, IrFunc *f, PassStats *st) {
   return n;
 }
 
-bool pass_canonicalize(IrModule *m, PassStats *stats, IrDiag *d) {
+bool pass_canonicalize(IrModule *m, PassContext *ctx, IrDiag *d) {
   bool changed = false;
   for (int i = 0; i < m->nfuncs; i++)
-    for (int round = 0; round < 64 && sweep(m, m->funcs[i], stats) > 0; round++) changed = true;
+    for (int round = 0; round < 64 && sweep(m, m->funcs[i], ctx) > 0; round++) changed = true;
   return changed;
 }

@@ -135,9 +135,9 @@ static int cse_func(IrFunc *f) {
   return n;
 }
 
-bool pass_cse(IrModule *m, PassStats *stats, IrDiag *d) {
+bool pass_cse(IrModule *m, PassContext *ctx, IrDiag *d) {
   int n = 0;
   for (int i = 0; i < m->nfuncs; i++) n += cse_func(m->funcs[i]);
-  if (n) pass_count(stats, "merged", n);
+  if (n) pass_count(ctx, "merged", n);
   return n > 0;
 }

@@ -52,9 +52,9 @@ static int dce_func(IrFunc *f) {
   return n;
 }
 
-bool pass_dce(IrModule *m, PassStats *stats, IrDiag *d) {
+bool pass_dce(IrModule *m, PassContext *ctx, IrDiag *d) {
   int n = 0;
   for (int i = 0; i < m->nfuncs; i++) n += dce_func(m->funcs[i]);
-  if (n) pass_count(stats, "removed", n);
+  if (n) pass_count(ctx, "removed", n);
   return n > 0;
 }

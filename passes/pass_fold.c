@@ -197,7 +197,7 @@ static bool fold_op(const IrModule *m, const IrOp *op, double *out) {
   }
 }
 
-bool pass_fold(IrModule *m, PassStats *stats, IrDiag *d) {
+bool pass_fold(IrModule *m, PassContext *ctx, IrDiag *d) {
   bool changed = false;
   for (int fi = 0; fi < m->nfuncs; fi++) {
     IrFunc *f = m->funcs[fi];
@@ -206,7 +206,7 @@ bool pass_fold(IrModule *m, PassStats *stats, IrDiag *d) {
       double v;
       if (op->kind == IR_OP_CONST || op->nin == 0 || !fold_op(m, op, &v)) continue;
       pass_make_const(op, shortest_value(v, op->out[0]->type.dtype));
-      pass_count(stats, "folded", 1);
+      pass_count(ctx, "folded", 1);
       changed = true;
     }
   }

@@ -96,7 +96,7 @@ static void name_pass_in_error(IrDiag *d, const char *what_pass) {
 typedef struct {
   const PassInfo *info;
   double seconds;
-  PassStats stats;
+  PassContext stats;
 } PassRecord;
 
 static double now_seconds(void) {
@@ -185,6 +185,7 @@ static bool run_one(const PassOptions *o, const PassInfo *info, IrModule *m, Pas
   if (o->reproducer) ir_print_module(&before, m);
   IrDiag pd = {0};
   double t0 = now_seconds();
+  rec->stats.target = o->target;
   *changed = info->run(m, &rec->stats, &pd);
   rec->seconds = now_seconds() - t0;
   bool ok = !pd.failed;

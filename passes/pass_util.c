@@ -8,7 +8,7 @@
 #include "interp.h"
 #include "pass.h"
 
-void pass_count(PassStats *s, const char *name, int64_t n) {
+void pass_count(PassContext *s, const char *name, int64_t n) {
   if (!s) return;
   for (int i = 0; i < s->n; i++) {
     if (strcmp(s->c[i].name, name) == 0) {

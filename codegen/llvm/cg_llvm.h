@@ -29,7 +29,9 @@
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
 
+#include "ir_expr.h"
 #include "kernel.h"
+#include "target.h"
 
 enum { CG_ARG_WEIGHTS, CG_ARG_ARENA, CG_ARG_STATE, CG_ARG_TOKENS, CG_ARG_LOGITS, CG_ARG_SYMS };
 
@@ -38,6 +40,7 @@ typedef struct {
   const char *cpu;      /* NULL: the host's (or "generic" when cross-compiling) */
   const char *features; /* NULL: the host's (or "" when cross-compiling) */
   int opt_level;        /* 0..3; 3 by default */
+  const KTarget *ktarget; /* tiles for the kernels; NULL: ktarget_default() */
 } CgTarget;
 
 /* The state of emitting one module; the current kernel's values are set
@@ -51,6 +54,7 @@ typedef struct {
   const KernelPlan *plan;
   const IrModule *m;
   int vector_bits;      /* widest vector register of the target */
+  const KTarget *ktarget; /* tiles and panel widths (never NULL while emitting) */
   /* current kernel */
   LLVMValueRef fn;
   LLVMValueRef args;    /* pointer to KArgs */
@@ -139,6 +143,18 @@ LLVMValueRef cg_zero(CgLlvm *cg, IrDType t);
 /* Fails with an error at the op if an operand or result is i4, which
  * kernels cannot address yet. */
 bool cg_refuse_i4(CgLlvm *cg, const IrOp *op);
+
+/* ---- cg_llvm_expr.c: fused expressions (ir_expr.h) ---- */
+/* The f32 value of operand $i for the element being computed. */
+typedef LLVMValueRef (*CgExprOperand)(CgLlvm *cg, void *user, int i);
+/* Emits e for one element (f32 scalars) or one vector of elements (all
+ * values <N x float>): `acc` is the matmul accumulator (NULL outside an
+ * epilogue), operand() supplies $i. Steps round like the interpreter. */
+LLVMValueRef cg_expr_emit(CgLlvm *cg, const IrExpr *e, LLVMValueRef acc, CgExprOperand operand,
+                          void *user);
+/* One elementwise step on f32 scalars or vectors (shared with the
+ * elementwise op emitters). */
+LLVMValueRef cg_expr_step(CgLlvm *cg, IrOpKind op, bool gelu_tanh, LLVMValueRef a, LLVMValueRef b);
 
 /* ---- op emitters (cg_llvm_ops_*.c) ---- */
 /* Number of parallel iterations of an op-kernel (run-time value) and the

@@ -34,7 +34,7 @@ static int count_ops(const IrFunc *f, IrOpKind k) {
   return n;
 }
 
-static int64_t stat(const PassStats *s, const char *name) {
+static int64_t stat(const PassContext *s, const char *name) {
   for (int i = 0; i < s->n; i++)
     if (strcmp(s->c[i].name, name) == 0) return s->c[i].value;
   return 0;
@@ -63,12 +63,12 @@ static void check_same(const char *what, const IrTensor *after, const IrTensor *
   }
 }
 
-static bool run_pipeline(IrModule *m, const char *spec, PassStats *stats) {
+static bool run_pipeline(IrModule *m, const char *spec, PassContext *ctx) {
   IrDiag d = {0};
   PassPipeline p;
   bool ok = pass_pipeline_parse(spec, &p, &d);
   for (int i = 0; ok && i < p.n; i++) {
-    p.passes[i]->run(m, stats, &d);
+    p.passes[i]->run(m, ctx, &d);
     ok = !d.failed && ir_verify(m, &d);
   }
   if (!ok) fprintf(stderr, "%s: %s\n", spec, d.msg);
@@ -133,7 +133,7 @@ static IrModule *build_and_fuse(const FeModelDir *md, const char *name, const ch
   int softmax_before[8] = {0};
   for (int i = 0; i < m->nfuncs && i < 8; i++)
     softmax_before[i] = count_ops(m->funcs[i], IR_OP_SOFTMAX);
-  PassStats stats = {0};
+  PassContext stats = {0};
   CHECK(run_pipeline(m, pipeline, &stats));
   CHECK(stat(&stats, "fused") == md->model.layers * m->nfuncs);
   for (int i = 0; i < m->nfuncs && i < 8; i++) {
@@ -145,7 +145,7 @@ static IrModule *build_and_fuse(const FeModelDir *md, const char *name, const ch
     if (!per_layer)
       fprintf(stderr, "%s: %s @%s: not one attention op per layer\n", name, pipeline, f->name);
   }
-  PassStats again = {0};
+  PassContext again = {0};
   CHECK(!pass_attention(m, &again, &d) && !d.failed);
   return m;
 }
@@ -276,7 +276,7 @@ static void test_lit_cases(void) {
   if (!text) return;
   IrModule *before = parse_verified(text, "attention.kir");
   IrModule *after = parse_verified(text, "attention.kir");
-  PassStats stats = {0};
+  PassContext stats = {0};
   CHECK(after && run_pipeline(after, "attention", &stats) && stat(&stats, "fused") > 0);
   const int64_t tps[][2] = {{5, 3}, {1, 7}, {3, 0}};
   for (int i = 0; before && after && i < 3; i++) compare_modules(before, after, tps[i]);
@@ -367,7 +367,7 @@ static void check_masked(const IrModule *before, const IrModule *after, const ch
 static void test_fully_masked_rows(void) {
   IrModule *before = parse_verified(masked_text, "masked");
   IrModule *after = parse_verified(masked_text, "masked");
-  PassStats stats = {0};
+  PassContext stats = {0};
   CHECK(before && after && run_pipeline(after, "attention", &stats));
   CHECK(stat(&stats, "fused") == 3);
   if (!before || !after) {

@@ -360,7 +360,7 @@ static void check_each_pass(const Case *c, const Outputs *want) {
     IrModule *m = parse_case(c);
     if (!m) continue;
     IrDiag d = {0};
-    PassStats stats = {0};
+    PassContext stats = {0};
     bool changed = info->run(m, &stats, &d);
     CHECK(!d.failed);
     if (in_list(c->must_change, info->name) && !changed)
@@ -482,12 +482,12 @@ static void test_pipeline_parse(void) {
 }
 
 /* A pass that gives the first op's result a wrong type. */
-static bool break_types(IrModule *m, PassStats *stats, IrDiag *d) {
+static bool break_types(IrModule *m, PassContext *ctx, IrDiag *d) {
   m->funcs[0]->ops[0]->out[0]->type.dtype = IR_I32;
   return true;
 }
 
-static bool fail_pass(IrModule *m, PassStats *stats, IrDiag *d) {
+static bool fail_pass(IrModule *m, PassContext *ctx, IrDiag *d) {
   return ir_error(d, m->funcs[0]->ops[0]->loc, "could not do it");
 }
 
@@ -604,7 +604,7 @@ static void test_printing(void) {
 }
 
 static void test_counters(void) {
-  PassStats s = {0};
+  PassContext s = {0};
   pass_count(&s, "a", 2);
   pass_count(&s, "a", 3);
   CHECK(s.n == 1 && s.c[0].value == 5);
