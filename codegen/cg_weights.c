@@ -98,6 +98,20 @@ static bool int_fits(int64_t v, IrDType t) {
 
 /* ---- one parameter ---- */
 
+/* Where row-major element i of p goes in its stored form: the same place,
+ * or its place in the param's panel layout (ir_layout_offset). */
+static int64_t stored_index(const IrValue *p, int64_t i) {
+  if (p->layout.panel <= 0 || p->type.rank != 2) return i;
+  int64_t cols = p->type.dims[1].c;
+  return ir_layout_offset(&p->layout, &p->type, i / cols, i % cols);
+}
+
+/* Bytes of p's stored form, panel padding included. */
+static uint64_t stored_bytes(const IrValue *p) {
+  uint64_t n = (uint64_t)ir_layout_numel(&p->layout, &p->type);
+  return (n * (uint64_t)ir_dtype_bits(p->type.dtype) + 7) / 8;
+}
+
 static bool param_numel(const IrValue *p, int64_t *n, IrDiag *d) {
   *n = 1;
   for (int i = 0; i < p->type.rank; i++) {
@@ -117,13 +131,13 @@ static bool pack_inline(const IrValue *p, int64_t n, uint8_t *dst, IrDiag *d) {
   for (int64_t i = 0; i < n; i++) {
     double v = p->init[i];
     if (ir_dtype_is_float(t)) {
-      store_float(dst, t, i, (float)v);
+      store_float(dst, t, stored_index(p, i), (float)v);
       continue;
     }
     if (!(fabs(v) < 9.2e18) || v != trunc(v) || !int_fits((int64_t)v, t))
       return ir_error_at(d, p->name, "param @%s: initial value %g (element %lld) is not an %s",
                          p->name, v, (long long)i, ir_dtype_name(t));
-    store_int(dst, t, i, (int64_t)v);
+    store_int(dst, t, stored_index(p, i), (int64_t)v);
   }
   return true;
 }
@@ -140,7 +154,7 @@ static bool pack_source(const IrValue *p, int64_t n, const CgParamData *src, uin
   const uint8_t *data = src->data;
   for (int64_t i = 0; i < n; i++) {
     if (ir_dtype_is_float(t)) {
-      store_float(dst, t, i, load_float(data, src->dtype, i));
+      store_float(dst, t, stored_index(p, i), load_float(data, src->dtype, i));
       continue;
     }
     int64_t v = load_int(data, src->dtype, i);
@@ -148,7 +162,7 @@ static bool pack_source(const IrValue *p, int64_t n, const CgParamData *src, uin
       return ir_error_at(d, p->name,
                          "param @%s: value %lld (element %lld) is outside the range of %s", p->name,
                          (long long)v, (long long)i, ir_dtype_name(t));
-    store_int(dst, t, i, v);
+    store_int(dst, t, stored_index(p, i), v);
   }
   return true;
 }
@@ -163,7 +177,12 @@ bool cg_pack_weights(const KernelPlan *plan, CgParamSource get, void *user, uint
     if (buf->kind != KBUF_WEIGHT) continue;
     int64_t n;
     if (!param_numel(p, &n, d)) return false;
-    if (buf->offset + kplan_type_max_bytes(m, &p->type) > plan->weights_bytes)
+    uint64_t stored = stored_bytes(p);
+    if (buf->max_bytes < stored)
+      return ir_error_at(d, p->name,
+                         "param @%s: its stored form needs %llu bytes, the plan gives %llu", p->name,
+                         (unsigned long long)stored, (unsigned long long)buf->max_bytes);
+    if (buf->offset + stored > plan->weights_bytes)
       return ir_error_at(d, p->name, "param @%s lies outside the plan's %llu weight bytes", p->name,
                          (unsigned long long)plan->weights_bytes);
     uint8_t *dst = blob + buf->offset;

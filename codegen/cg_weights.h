@@ -1,9 +1,11 @@
 /* cg_weights.h: the weight blob's data area, laid out as a KernelPlan says.
  *
  * Every parameter placed in the weight blob (KBUF_WEIGHT) is written at
- * its buffer's offset, in its declared dtype, row-major, little-endian
- * (i4: two a byte, low nibble first); the bytes between parameters are
- * zero, so the same weights always give the same blob. Codegen knows
+ * its buffer's offset, in its declared dtype, little-endian (i4: two a
+ * byte, low nibble first), row-major or, for a param with a layout, in
+ * panels (IrLayout, ir_layout_offset; panel padding is zero); the bytes
+ * between parameters are zero, so the same weights always give the same
+ * blob. Codegen knows
  * nothing of checkpoints: the caller hands over each parameter's values
  * through a callback.
  *

@@ -34,11 +34,8 @@ static void help(void) {
       "  --max-tokens=N        most tokens one prefill call takes, the bound of T\n"
       "                        (default: min(max-context, %d))\n"
       "  --all-logits          prefill returns the logits of every position, not the last\n\n"
-      "Optimization and target:\n"
-      "  -O0, -O1, -O2         graph passes: -O0 none, -O1/-O2 (default) the pipeline\n"
-      "                        canonicalize,fold,canonicalize,cse,dce,attention,canonicalize,cse,dce, and memory planning\n"
-      "                        (-O0: every activation its own arena slot)\n"
-      "  --llvm-opt=N          LLVM optimization level 0..3 (default 3)\n"
+      "Target:\n"
+      "  --llvm-opt=N          LLVM optimization level 0..3 (default 3), apart from -O\n"
       "  --target=TRIPLE       cross-compile: x86_64-linux-gnu, aarch64-linux-gnu, ...\n"
       "                        (default: this machine)\n"
       "  --cpu=NAME            target CPU (default: this machine's; 'generic' across)\n"
@@ -48,6 +45,14 @@ static void help(void) {
       "                        link an executable or shared library for another target\n"
       "  --runtime-dir=DIR     where libkiln_rt.a and libkiln_rt_main.a are (default:\n"
       "                        $KILN_RUNTIME_DIR, else the build tree kiln came from)\n\n"
+      "Graph passes (-O1 and up also plan the activation arena; -O0 gives every\n"
+      "activation its own slot):\n",
+      COMPILE_DEFAULT_MAX_TOKENS);
+  pass_flags_help(2);
+  printf(
+      "  --reproducer=FILE          if a pass fails or crashes, write the IR it ran on to FILE\n"
+      "                             (default: NAME.reproducer.kir); replay it with\n"
+      "                             'kiln opt --replay FILE'\n\n"
       "Diagnostics:\n"
       "  --print-ir            print the module after the graph passes to stdout\n"
       "  --print-kernels       print the kernel plan to stdout\n"
@@ -56,8 +61,8 @@ static void help(void) {
       "  -v, --verbose         print every step with its time on stderr\n"
       "  --help, --version\n\n"
       "Outputs are written under temporary names and renamed at the end: a failure leaves\n"
-      "nothing behind. docs/compile.md describes the artifacts and linking your own program.\n",
-      COMPILE_DEFAULT_MAX_TOKENS);
+      "nothing behind (a reproducer excepted). docs/compile.md describes the artifacts and\n"
+      "linking your own program.\n");
 }
 
 /* A positive integer flag value; prints the error otherwise. */
@@ -120,8 +125,6 @@ static bool bool_flag(CliArgs *a, CompileOptions *o) {
   else if (cli_flag(a, "--print-kernels")) o->print_kernels = true;
   else if (cli_flag(a, "--memory-report")) o->memory_report = true;
   else if (cli_flag(a, "-v") || cli_flag(a, "--verbose")) o->verbose = true;
-  else if (cli_flag(a, "-O0") || cli_flag(a, "-O1") || cli_flag(a, "-O2"))
-    o->graph_opt = a->arg[2] - '0';
   else return false;
   return true;
 }
@@ -133,13 +136,16 @@ static int parse_flags(int argc, char **argv, CompileOptions *o) {
   while (!bad && cli_next(&a)) {
     if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) return help(), 0;
     if (cli_flag(&a, "--version")) return cli_version();
-    if (value_flag(&a, o, &bad) || bool_flag(&a, o)) continue;
+    if (pass_flags_read(&a, &o->passes) || value_flag(&a, o, &bad) || bool_flag(&a, o)) continue;
     if (cli_is_option(&a)) return cli_unknown(&a);
     if (o->model)
       return cli_usage_error("compile", "more than one model ('%s' and '%s')", o->model, a.arg);
     o->model = a.arg;
   }
   if (a.failed || bad) return 1;
+  o->graph_opt = pass_flags_level(&o->passes, 2);
+  if (o->passes.replay)
+    return cli_usage_error("compile", "--replay belongs to 'kiln opt'; give --passes=LIST");
   if (!o->model) return cli_usage_error("compile", "no model given; see 'kiln compile --help'");
   if (!o->output) return cli_usage_error("compile", "no output name; give -o NAME");
   if (o->emit == COMPILE_EXE && strcmp(o->symbol, "kiln_model") != 0)
@@ -149,7 +155,8 @@ static int parse_flags(int argc, char **argv, CompileOptions *o) {
 }
 
 int cmd_compile(int argc, char **argv) {
-  CompileOptions o = {.emit = COMPILE_EXE, .graph_opt = 2, .llvm_opt = 3, .symbol = "kiln_model"};
+  CompileOptions o = {.emit = COMPILE_EXE, .graph_opt = 2, .llvm_opt = 3, .symbol = "kiln_model",
+                      .passes = pass_flags_new()};
   int status = parse_flags(argc, argv, &o);
   if (status >= 0) return status;
   IrDiag d = {0};

@@ -207,7 +207,7 @@ bool ce_generate(Compile *c, IrDiag *d) {
       .tokenizer = c->tokenizer, .tokenizer_bytes = c->tokenizer_bytes, .vocab = c->vocab,
       .max_context = c->max_context, .max_tokens = c->max_tokens, .bos_id = c->bos_id,
       .eos_id = c->eos_id, .all_logits = c->all_logits};
-  CgTarget t = {o->triple, o->cpu, o->features, o->llvm_opt, NULL};
+  CgTarget t = {o->triple, o->cpu, o->features, o->llvm_opt, &c->ktarget};
   char buf[4096];
   const char *obj = object_path(c, buf, sizeof buf, d);
   if (!obj) return false;

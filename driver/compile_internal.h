@@ -10,6 +10,7 @@
 #include "compile_progress.h"
 #include "fe.h"
 #include "kernel.h"
+#include "target.h"
 
 typedef struct {
   const CompileOptions *o;
@@ -23,6 +24,7 @@ typedef struct {
   uint8_t *tokenizer;     /* packed, or NULL */
   size_t tokenizer_bytes;
   /* what comes out */
+  KTarget ktarget;        /* tiles for the passes and the backend */
   KernelPlan *plan;
   CoOutputs out;
   char *stem;             /* -o NAME without .o/.a/.so: STEM.h, STEM.kw */

@@ -63,6 +63,13 @@ static bool check_target(Compile *c, IrDiag *d) {
   LLVMTargetMachineRef tm;
   if (!cg_target_machine(&t, &tm, d)) return false;
   LLVMDisposeTargetMachine(tm);
+  if (!cg_target_ktarget(&t, &c->ktarget, d)) return false;
+  if (o->verbose) {
+    IrBuf b = {0};
+    ktarget_describe(&b, &c->ktarget);
+    fprintf(stderr, "kiln: target %s\n", b.data ? b.data : "");
+    ir_buf_free(&b);
+  }
   if (!al_is_cross(o->triple)) return true;
   if ((o->emit == COMPILE_EXE || o->emit == COMPILE_SHARED) && !o->cc)
     return ir_error(d, (IrLoc){0},
@@ -114,9 +121,18 @@ static bool load_model_dir(Compile *c, IrDiag *d) {
   return true;
 }
 
+/* o->module: a module built by the caller, as if read from a .kir file. */
+static bool take_module(Compile *c) {
+  c->m = c->o->module;
+  c->from_kir = true;
+  c->md.weights = (FeWeights *)c->o->weights; /* borrowed: unset before closing md */
+  return true;
+}
+
 static bool load(Compile *c, IrDiag *d) {
   c->model_name = base_name(c->o->model);
   c->bos_id = c->eos_id = -1;
+  if (c->o->module) return take_module(c);
   c->from_kir = ends_with(c->o->model, ".kir");
   if (!c->from_kir) return load_model_dir(c, d);
   c->m = cli_load_module(c->o->model, d);
@@ -217,15 +233,17 @@ static bool set_bounds(Compile *c, IrDiag *d) {
   return ir_verify(m, d);
 }
 
-static void to_stdout(void *user, const char *text, size_t len) { fwrite(text, 1, len, stdout); }
-
+/* The graph passes the flags select (pass_flags.c). A failing or crashing
+ * pass leaves NAME.reproducer.kir (or --reproducer=FILE) behind. */
 static bool run_passes(Compile *c, IrDiag *d) {
-  if (c->o->graph_opt <= 0) return true;
-  PassPipeline p;
-  PassOptions po = pass_options_default();
-  po.sink = to_stdout;
-  return pass_pipeline_parse(pass_default_pipeline(), &p, d) &&
-         pass_pipeline_run(&p, c->m, &po, d);
+  PassFlags pf = c->o->passes;
+  pf.level = c->o->graph_opt; /* the one place the level is kept */
+  char *reproducer = pf.po.reproducer ? NULL : cli_concat(c->o->output, ".reproducer.kir");
+  if (reproducer) pf.po.reproducer = reproducer;
+  pf.po.target = &c->ktarget;
+  bool ok = pass_flags_run(&pf, "compile", c->m, c->o->graph_opt, d);
+  free(reproducer);
+  return ok;
 }
 
 /* --memory-report: the arena against the naive sum and the lower bound. */
@@ -346,7 +364,8 @@ bool compile_model(const CompileOptions *o, IrDiag *d) {
   ce_free(&c);
   co_finish(&c.out);
   kplan_free(c.plan);
-  ir_module_free(c.m);
+  ir_module_free(c.m ? c.m : o->module);
+  if (o->module) c.md.weights = NULL; /* the caller's */
   fe_close_model_dir(&c.md);
   if (c.have_rt) al_free_runtime(&c.rt);
   free(c.model_name);

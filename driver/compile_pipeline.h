@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "ir.h"
+#include "pass_flags.h"
 
 typedef enum {
   COMPILE_EXE,
@@ -47,7 +48,14 @@ typedef struct {
   bool all_logits;         /* prefill returns T*vocab logits */
   int64_t max_context;     /* 0: the model's */
   int64_t max_tokens;      /* 0: min(max_context, 512) */
-  int graph_opt;           /* -O0: no graph passes; -O1 and up: the default pipeline */
+  int graph_opt;           /* -O level: 0 no passes, 1 cleanup, 2 all; memory planning from 1 */
+  PassFlags passes;        /* the pass flags (pass_flags.h): pipeline, dumps, reproducer */
+  /* In-process callers (kiln bisect): a module to compile instead of
+   * loading `model` (taken: compile_model frees it; `model` only names it),
+   * and the checkpoint its parameters without inline values come from
+   * (borrowed; NULL when every parameter is inline). */
+  IrModule *module;
+  const struct FeWeights *weights;
   int llvm_opt;            /* --llvm-opt, 0..3 */
   const char *triple, *cpu, *features; /* NULL: the host's */
   const char *symbol;      /* the KilnModelDesc's name */

@@ -8,9 +8,11 @@
  * --help and --version. docs/driver.md documents every command and flag.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "pass.h"
 
 /* The subcommands, one line each: name, entry point, one-line summary.
  * A new subcommand adds its line here and its driver/cmd_NAME.c. */
@@ -19,7 +21,8 @@
   X("run-ir", cmd_run_ir, "interpret a .kir module on given inputs, print results") \
   X("inspect", cmd_inspect, "describe a model: architecture, parameters, FLOPs, KV cache") \
   X("tokenize", cmd_tokenize, "encode text or decode ids with a tokenizer.json") \
-  X("compile", cmd_compile, "compile a model to an executable, object, library or LLVM IR")
+  X("compile", cmd_compile, "compile a model to an executable, object, library or LLVM IR") \
+  X("bisect", cmd_bisect, "find the first pass that changes a model's outputs")
 
 #define DECLARE(NAME, FN, SUMMARY) int FN(int argc, char **argv);
 KILN_COMMANDS(DECLARE)
@@ -49,6 +52,9 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* A testing aid: passes that fail, crash or perturb (docs/driver.md). */
+  const char *test_passes = getenv("KILN_TEST_PASSES");
+  if (test_passes && strcmp(test_passes, "1") == 0) pass_registry_enable_testing();
   if (argc < 2) {
     usage(stderr);
     return 1;

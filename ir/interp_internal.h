@@ -6,6 +6,7 @@
  *   interp_ops.c               dispatch by op kind, shared indexing helpers
  *   interp_ops_elementwise.c   binary, unary, cast, const, iota, causal_mask
  *   interp_ops_nn.c            embedding, matmul, norms, rope, softmax, attention
+ *   interp_ops_attn_split.c    attention_split, attention_merge (split-KV decode)
  *   interp_ops_data.c          reductions, data movement, topk, scatter, KV cache
  *
  * An op kernel reads its operands and writes its results in the working
@@ -109,6 +110,8 @@ bool ir_interp_layernorm(IrOpRun *r);
 bool ir_interp_rope(IrOpRun *r);
 bool ir_interp_softmax(IrOpRun *r);
 bool ir_interp_attention(IrOpRun *r);
+bool ir_interp_attention_split(IrOpRun *r); /* interp_ops_attn_split.c */
+bool ir_interp_attention_merge(IrOpRun *r);
 bool ir_interp_reduce(IrOpRun *r);
 bool ir_interp_reshape(IrOpRun *r);
 bool ir_interp_transpose(IrOpRun *r);
@@ -118,5 +121,9 @@ bool ir_interp_topk(IrOpRun *r);
 bool ir_interp_scatter(IrOpRun *r);
 bool ir_interp_kv_write(IrOpRun *r);
 bool ir_interp_kv_read(IrOpRun *r);
+/* interp_ops_fused.c: the fused op, and a matmul's epilogue applied to its
+ * f32 accumulators in out[0] (nothing without an epilogue). */
+bool ir_interp_fused(IrOpRun *r);
+bool ir_interp_epilogue(IrOpRun *r);
 
 #endif

@@ -19,6 +19,8 @@ bool ir_interp_run_op(IrOpRun *r) {
   case IR_OP_ROPE: return ir_interp_rope(r);
   case IR_OP_SOFTMAX: return ir_interp_softmax(r);
   case IR_OP_ATTENTION: return ir_interp_attention(r);
+  case IR_OP_ATTENTION_SPLIT: return ir_interp_attention_split(r);
+  case IR_OP_ATTENTION_MERGE: return ir_interp_attention_merge(r);
   case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_MAX: return ir_interp_reduce(r);
   case IR_OP_RESHAPE: return ir_interp_reshape(r);
   case IR_OP_TRANSPOSE: return ir_interp_transpose(r);
@@ -28,6 +30,7 @@ bool ir_interp_run_op(IrOpRun *r) {
   case IR_OP_SCATTER: return ir_interp_scatter(r);
   case IR_OP_KV_WRITE: return ir_interp_kv_write(r);
   case IR_OP_KV_READ: return ir_interp_kv_read(r);
+  case IR_OP_FUSED: return ir_interp_fused(r);
   case IR_OP_COUNT: break;
   }
   return ir_interp_op_error(r, "the interpreter has no kernel for this op");

@@ -1,29 +1,17 @@
 /* interp_ops_elementwise.c: binary and unary elementwise ops, cast, and the
- * source ops (const, iota, causal_mask). Floats compute in f32; ints in
- * int64 with two's-complement wrap-around (the caller wraps to the
- * dtype's width afterwards). */
+ * source ops (const, iota, causal_mask). Floats compute in f32 through
+ * ir_expr_apply (ir_expr.c), the step fused ops use too; ints in int64
+ * with two's-complement wrap-around (the caller wraps to the dtype's
+ * width afterwards). */
 #include <math.h>
 #include <string.h>
 
 #include "interp_internal.h"
+#include "ir_expr.h"
 
 /* The int64 with the same low 64 bits as u, without implementation-defined
  * conversions: from_u64(UINT64_MAX) = -1. */
 static int64_t from_u64(uint64_t u) { return u <= INT64_MAX ? (int64_t)u : -(int64_t)~u - 1; }
-
-static float nan_or(float a, float b, float v) { return isnan(a) || isnan(b) ? NAN : v; }
-
-static float binary_f(IrOpKind k, float a, float b) {
-  switch (k) {
-  case IR_OP_ADD: return a + b;
-  case IR_OP_SUB: return a - b;
-  case IR_OP_MUL: return a * b;
-  case IR_OP_DIV: return a / b;
-  case IR_OP_MAX: return nan_or(a, b, a > b ? a : b); /* NaN propagates */
-  case IR_OP_MIN: return nan_or(a, b, a < b ? a : b);
-  default: return powf(a, b); /* IR_OP_POW */
-  }
-}
 
 /* Integer binary op; false on a zero divisor. */
 static bool binary_i(IrOpKind k, int64_t a, int64_t b, int64_t *out) {
@@ -52,36 +40,13 @@ static bool run_binary(IrOpRun *r) {
   int64_t n = ir_tensor_numel(o);
   for (int64_t e = 0; e < n; e++, ir_interp_iter_next(&w)) {
     if (o->f) {
-      o->f[e] = binary_f(k, a->f[w.off[0]], b->f[w.off[1]]);
+      o->f[e] = ir_expr_apply(k, false, a->f[w.off[0]], b->f[w.off[1]]);
     } else if (!binary_i(k, a->i[w.off[0]], b->i[w.off[1]], &o->i[e])) {
       return ir_interp_op_error(r, "integer division by zero (element %lld of the result)",
                                 (long long)e);
     }
   }
   return true;
-}
-
-static float gelu(float x, bool tanh_approx) {
-  if (tanh_approx) {
-    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    return x / 2 * (1 + tanhf(c * (x + 0.044715f * x * x * x)));
-  }
-  return x / 2 * (1 + erff(x * 0.70710678118654752f)); /* x / sqrt(2) */
-}
-
-static float unary_f(IrOpKind k, float x, bool tanh_gelu) {
-  switch (k) {
-  case IR_OP_NEG: return -x;
-  case IR_OP_EXP: return expf(x);
-  case IR_OP_LOG: return logf(x);
-  case IR_OP_SQRT: return sqrtf(x);
-  case IR_OP_RSQRT: return 1 / sqrtf(x);
-  case IR_OP_TANH: return tanhf(x);
-  case IR_OP_SIGMOID: return 1 / (1 + expf(-x));
-  case IR_OP_SILU: return x * (1 / (1 + expf(-x)));
-  case IR_OP_RELU: return isnan(x) ? x : x > 0 ? x : 0.0f;
-  default: return gelu(x, tanh_gelu); /* IR_OP_GELU */
-  }
 }
 
 static bool run_unary(IrOpRun *r) {
@@ -95,7 +60,7 @@ static bool run_unary(IrOpRun *r) {
     return true;
   }
   bool tanh_gelu = k == IR_OP_GELU && strcmp(ir_op_str(r->op, "approx", "none"), "tanh") == 0;
-  for (int64_t e = 0; e < n; e++) o->f[e] = unary_f(k, x->f[e], tanh_gelu);
+  for (int64_t e = 0; e < n; e++) o->f[e] = ir_expr_apply(k, tanh_gelu, x->f[e], 0.0f);
   return true;
 }
 

@@ -74,7 +74,7 @@ bool ir_interp_matmul(IrOpRun *r) {
   for (int i = 0; i < o->rank - 2; i++) batches *= o->shape[i];
   for (int64_t bi = 0; bi < batches; bi++, ir_interp_iter_next(&w))
     matmul_block(&md, a->f + w.off[0], b->f + w.off[1], o->f + bi * md.m * md.n);
-  return true;
+  return ir_interp_epilogue(r); /* on the f32 sums; the caller rounds to the dtype */
 }
 
 /* y = x / sqrt(mean(x^2) + eps) * g over the last axis. */

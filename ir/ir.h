@@ -362,6 +362,10 @@ IrText ir_dim_text(const IrModule *m, IrDim d);
 /* Shortest decimal that reads back to the same double; always has a '.',
  * an 'e', or is inf/nan, so it reads as a float: 10000.0, 1e-05, -inf. */
 void ir_print_double(IrBuf *b, double v);
+/* The module as Graphviz (ir_dot.c): one digraph per function, a node per
+ * op labelled with its name, set attributes and result types; args,
+ * params and states as their own shapes; an edge per operand. */
+void ir_print_dot(IrBuf *b, const IrModule *m);
 
 /* ---- verifier (ir_verify.c) ------------------------------------------ */
 
@@ -369,6 +373,9 @@ void ir_print_double(IrBuf *b, double v);
  * kinds and values, result types against each op's shape rule, symbol
  * bounds, state use. Returns false with the first error in d. */
 bool ir_verify(const IrModule *m, IrDiag *d);
+/* The layout rules for one global (ir_verify_layout.c): a layout only on
+ * a 2-D, non-i4 param without initializer, axis 0 or 1, width >= 1. */
+bool ir_verify_layout(const IrModule *m, const IrValue *g, IrDiag *d);
 
 /* Infers the result types of an op from its operands and attributes
  * (the shape rule of docs/ir.md). Ops whose result type is free (reshape,
@@ -389,8 +396,9 @@ typedef struct {
 void ir_param_stats(const IrModule *m, IrParamStats *out);
 
 /* Floating-point operations of one op or one call of f, with every
- * symbol at sym_values[s]. A matmul counts 2*M*N*K (times its batch);
- * the fused attention op its two matmuls plus 5 per score; the rest a
+ * symbol at sym_values[s]. A matmul counts 2*M*N*K (times its batch),
+ * plus one per op of its epilogue per result element; a fused op one per
+ * op of its expression per element; the fused attention op its two matmuls plus 5 per score; the rest a
  * small fixed count per element: 1 for elementwise ops (cast excepted),
  * reductions (per input element), topk (per input) and scatter (per
  * index), 3 for rope, 4 for rmsnorm, 5 for softmax, 7 for layernorm, and

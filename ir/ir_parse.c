@@ -365,7 +365,45 @@ static bool parse_init(Parser *p, IrValue *v) {
   return true;
 }
 
-/* `param @w : f32[4, 4]` (optionally `= [...]`) or `state @kc : f32[2, 16, 64]`. */
+/* `name = INT` inside a layout, the value kept within int range and at
+ * least `min`. */
+static bool parse_layout_field(Parser *p, const char *name, int64_t min, int64_t *out) {
+  if (!at_keyword(p, name)) {
+    char what[64];
+    snprintf(what, sizeof what, "'%s'", name);
+    return expected(p, what);
+  }
+  advance(p);
+  if (!expect(p, IR_TOK_EQUAL, "'='")) return false;
+  IrToken first = p->tok;
+  if (!parse_int(p, "an integer", out)) return false;
+  if (*out < INT32_MIN || *out > INT32_MAX)
+    return error_at(p, &first, "layout %s %lld is out of range", name, (long long)*out);
+  if (*out < min)
+    return error_at(p, &first, "layout %s %lld, expected a %s >= %lld", name, (long long)*out,
+                    name, (long long)min);
+  return true;
+}
+
+/* `layout(panels, axis = 0, width = 32)` after a global's type (docs/ir.md,
+ * "Weight layouts"); the verifier checks it against the type. Width 0
+ * would read as row-major, so it is refused here. */
+static bool parse_layout(Parser *p, IrLayout *out) {
+  advance(p);
+  if (!expect(p, IR_TOK_LPAREN, "'('")) return false;
+  if (!at_keyword(p, "panels")) return expected(p, "a layout kind ('panels')");
+  advance(p);
+  int64_t axis, width;
+  if (!expect(p, IR_TOK_COMMA, "','") || !parse_layout_field(p, "axis", INT32_MIN, &axis) ||
+      !expect(p, IR_TOK_COMMA, "','") || !parse_layout_field(p, "width", 1, &width) ||
+      !expect(p, IR_TOK_RPAREN, "')'"))
+    return false;
+  *out = (IrLayout){.panel = (int)width, .axis = (int)axis};
+  return true;
+}
+
+/* `param @w : f32[4, 4]` (optionally `layout(...)` or `= [...]`) or
+ * `state @kc : f32[2, 16, 64]`. */
 static bool parse_global(Parser *p, bool is_param) {
   IrToken kw = p->tok;
   advance(p);
@@ -383,6 +421,7 @@ static bool parse_global(Parser *p, bool is_param) {
   IrValue *v = is_param ? ir_module_add_param(p->m, s, type) : ir_module_add_state(p->m, s, type);
   v->loc = tok_loc(p, &kw);
   names_put(&p->globals, v->name, v);
+  if (at_keyword(p, "layout") && !parse_layout(p, &v->layout)) return false;
   if (is_param && at(p, IR_TOK_EQUAL)) return parse_init(p, v);
   return true;
 }

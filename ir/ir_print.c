@@ -239,6 +239,8 @@ static void print_init(IrBuf *b, const IrValue *v) {
 static void print_global(IrBuf *b, const IrModule *m, const char *kw, const IrValue *v) {
   ir_buf_printf(b, "  %s @%s : ", kw, v->name ? v->name : "<null>");
   ir_print_type(b, m, &v->type);
+  if (v->layout.panel)
+    ir_buf_printf(b, " layout(panels, axis = %d, width = %d)", v->layout.axis, v->layout.panel);
   if (v->kind == IR_VAL_PARAM && v->init) print_init(b, v);
   ir_buf_printf(b, "\n");
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "ir_shape_fused.h"
 
 /* Symbol bounds are clamped to this for the 128-bit extreme computation,
  * so that no product of a coefficient and a bound can overflow. */
@@ -293,7 +294,7 @@ static bool rule_matmul(const Rule *r) {
   o.dims[o.rank++] = m;
   o.dims[o.rank++] = n;
   r->out[0] = o;
-  return true;
+  return ir_shape_matmul_epilogue(r->m, r->op, &o, r->d); /* extras, ir_shape_fused.c */
 }
 
 static bool need_eps(const Rule *r) {
@@ -585,6 +586,11 @@ static bool rule_kv_read(const Rule *r) {
 
 /* ---- the entry point ----------------------------------------------------- */
 
+/* ir_shape_attn.c: split-KV attention (split runs attention's rule first). */
+bool ir_shape_attention_split(const IrModule *m, const IrOp *op, const int64_t *bounds,
+                              IrType *out, IrDiag *d);
+bool ir_shape_attention_merge(const IrModule *m, const IrOp *op, IrType *out, IrDiag *d);
+
 static bool rule_for_op(const Rule *r) {
   switch (r->op->kind) {
   case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV:
@@ -603,6 +609,9 @@ static bool rule_for_op(const Rule *r) {
   case IR_OP_ROPE: return rule_rope(r);
   case IR_OP_SOFTMAX: return rule_softmax(r);
   case IR_OP_ATTENTION: return rule_attention(r);
+  case IR_OP_ATTENTION_SPLIT:
+    return rule_attention(r) && ir_shape_attention_split(r->m, r->op, r->bounds, r->out, r->d);
+  case IR_OP_ATTENTION_MERGE: return ir_shape_attention_merge(r->m, r->op, r->out, r->d);
   case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_MAX: return rule_reduce(r);
   case IR_OP_RESHAPE: return rule_reshape(r);
   case IR_OP_TRANSPOSE: return rule_transpose(r);
@@ -612,6 +621,7 @@ static bool rule_for_op(const Rule *r) {
   case IR_OP_SCATTER: return rule_scatter(r);
   case IR_OP_KV_WRITE: return rule_kv_write(r);
   case IR_OP_KV_READ: return rule_kv_read(r);
+  case IR_OP_FUSED: return ir_shape_fused(r->m, r->op, r->out, r->d);
   case IR_OP_COUNT: break;
   }
   return fail(r, "unknown op kind %d", (int)r->op->kind);

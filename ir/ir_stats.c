@@ -5,6 +5,7 @@
  * each op): a dense-masked mixture of experts runs every expert, and so
  * counts every expert. */
 #include "ir.h"
+#include "ir_expr.h"
 
 /* a * b, or INT64_MAX when it overflows (counts are never negative). */
 static int64_t sat_mul(int64_t a, int64_t b) {
@@ -75,6 +76,17 @@ static int64_t attention_flops(const IrOp *op, const int64_t *syms) {
   return sat_mul(sat_mul(rows, s), per_score);
 }
 
+/* Op nodes of an expression attribute (fused, epilogue): one flop each
+ * per element, as the unfused chain counted; 0 when unset. */
+static int64_t expr_ops(const IrOp *op, const char *attr) {
+  const char *text = ir_op_str(op, attr, NULL);
+  IrExpr e;
+  if (!text || !ir_expr_parse(text, true, &e, (IrLoc){0}, NULL)) return 0;
+  int64_t n = 0;
+  for (int i = 0; i < e.n; i++) n += e.node[i].kind == IR_EXPR_OP;
+  return n;
+}
+
 /* The fixed per-element count of the ops that are not matmuls. */
 static int64_t per_element(IrOpKind k) {
   switch (k) {
@@ -94,8 +106,14 @@ static int64_t per_element(IrOpKind k) {
 
 int64_t ir_op_flops(const IrOp *op, const int64_t *sym_values) {
   switch (op->kind) {
-  case IR_OP_MATMUL: return matmul_flops(op, sym_values);
-  case IR_OP_ATTENTION: return attention_flops(op, sym_values);
+  case IR_OP_MATMUL:
+    return sat_add(matmul_flops(op, sym_values),
+                   sat_mul(numel(&op->out[0]->type, sym_values), expr_ops(op, "epilogue")));
+  case IR_OP_FUSED: return sat_mul(numel(&op->out[0]->type, sym_values), expr_ops(op, "expr"));
+  case IR_OP_ATTENTION:
+  case IR_OP_ATTENTION_SPLIT: return attention_flops(op, sym_values); /* the same scores */
+  case IR_OP_ATTENTION_MERGE: /* a multiply-add per partial output element */
+    return sat_mul(numel(&op->in[0]->type, sym_values), 2);
   default: break;
   }
   int64_t each = per_element(op->kind);

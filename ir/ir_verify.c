@@ -249,7 +249,7 @@ static bool check_global(Verifier *v, Set *names, const IrValue *g, IrValueKind 
                     "%s has %lld initial values, expected %lld (the element count of %s)", label,
                     (long long)g->ninit, (long long)const_numel(&g->type),
                     ir_type_text(v->m, &g->type).s);
-  return true;
+  return ir_verify_layout(v->m, g, v->d);
 }
 
 static bool check_globals(Verifier *v) {

@@ -66,6 +66,10 @@ static void place(KernelPlan *p, const IrValue *v, KBufKind kind, int index, uin
   b->index = index;
   b->type = v->type;
   b->max_bytes = kplan_type_max_bytes(p->module, &v->type);
+  if (v->kind == IR_VAL_PARAM && v->layout.panel > 0) { /* panels padded to a whole width */
+    uint64_t n = (uint64_t)ir_layout_numel(&v->layout, &v->type);
+    b->max_bytes = (n * (uint64_t)ir_dtype_bits(v->type.dtype) + 7) / 8;
+  }
   if (cursor) {
     b->offset = *cursor;
     *cursor = align64(*cursor + b->max_bytes);

@@ -142,21 +142,30 @@ static bool reads_a_view(const MEntry *me, const IrOp *op) {
   return false;
 }
 
+/* Whether op reads operand i only at the index it is writing: elementwise
+ * ops and `fused` read every operand that way; a matmul reads its epilogue
+ * operands (2..) that way, unless the same value is also a or b, whose
+ * other positions it reads. */
+static bool reads_at_write_index(const IrOp *op, int i) {
+  if (ir_op_spec(op->kind)->flags & IR_OPF_ELEMENTWISE || op->kind == IR_OP_FUSED) return true;
+  return op->kind == IR_OP_MATMUL && i >= 2 && op->in[i] != op->in[0] && op->in[i] != op->in[1];
+}
+
 /* The operand whose buffer kernel k's result may take, or NULL. The rule:
- * the kernel is one elementwise op (it reads in[i] and then writes out[i],
- * index by index, and reads nothing else of that operand), none of its
- * operands is a view (which could read other positions of the buffer), and
- * the operand has the result's layout and dies here: no kernel after k
- * reads any value of its buffer. Operand 0 is preferred, then 1. Matmul,
- * transpose, norms, softmax, rope and the rest read positions other than
- * the one they write, and never qualify. */
+ * the kernel is one op that reads that operand index by index and then
+ * writes the same index (reads_at_write_index), none of its operands is a
+ * view (which could read other positions of the buffer), and the operand
+ * has the result's layout and dies here: no kernel after k reads any
+ * value of its buffer. Earlier operands are preferred. Transpose, norms,
+ * softmax, rope and the rest read positions other than the one they
+ * write, and never qualify. */
 static MValue *in_place_operand(MEntry *me, int k) {
   const KKernel *kk = &me->e->kernels[k];
   const IrOp *op = me->e->func->ops[kk->first_op];
-  if (kk->nops != 1 || !(ir_op_spec(op->kind)->flags & IR_OPF_ELEMENTWISE) || op->nout != 1 ||
-      !find_value(me, op->out[0]) || reads_a_view(me, op))
+  if (kk->nops != 1 || op->nout != 1 || !find_value(me, op->out[0]) || reads_a_view(me, op))
     return NULL;
   for (int i = 0; i < op->nin; i++) {
+    if (!reads_at_write_index(op, i)) continue;
     MValue *in = find_value(me, op->in[i]);
     if (in && me->bufs[in->buf].end == k && same_layout(op->in[i], op->out[0])) return in;
   }

@@ -63,6 +63,12 @@ const PassInfo *pass_lookup(const char *s, size_t n);
 void pass_list_names(IrBuf *b);
 /* The default optimization pipeline as a spec: "canonicalize,fold,...". */
 const char *pass_default_pipeline(void);
+/* Adds the testing passes (test-fail, test-crash, test-perturb:
+ * pass_testing.c) to the registry; the driver calls it when
+ * KILN_TEST_PASSES=1. They exist to test failure paths and bisect. */
+void pass_registry_enable_testing(void);
+int pass_testing_count(void);
+const PassInfo *pass_testing_at(int i);
 
 /* ---- pipelines and the manager (pass_manager.c) ------------------------ */
 
@@ -90,6 +96,12 @@ typedef struct {
   const struct KTarget *target; /* NULL: ktarget_default() */
   PassSink sink;           /* NULL: printing options print nothing */
   void *sink_user;
+  /* Called before pass `index` (0-based) of the `n` with the module's text
+   * as it is then: the driver keeps it for a crash reproducer. NULL: not
+   * called, and the module is not printed for it. */
+  void (*before_pass)(void *user, const PassInfo *info, int index, int n, const char *ir,
+                      size_t len);
+  void *before_pass_user;
 } PassOptions;
 
 /* All off, except verify_each in builds with KILN_VERIFY_EACH_PASS. */
@@ -102,6 +114,11 @@ PassOptions pass_options_default(void);
  * true on success. */
 bool pass_pipeline_run(const PassPipeline *p, IrModule *m, const PassOptions *o, IrDiag *d);
 
+/* A reproducer's replay line, "// replay: kiln opt --pass=cse FILE\n",
+ * appended to b; `kiln opt --replay` reads the list after the prefix. */
+#define PASS_REPLAY_PREFIX "// replay: kiln opt --pass="
+void pass_replay_line(IrBuf *b, const PassInfo *info);
+
 /* ---- the passes (one file each; docs/passes.md) ----------------------- */
 
 bool pass_canonicalize(IrModule *m, PassContext *ctx, IrDiag *d);
@@ -109,6 +126,9 @@ bool pass_fold(IrModule *m, PassContext *ctx, IrDiag *d);
 bool pass_dce(IrModule *m, PassContext *ctx, IrDiag *d);
 bool pass_cse(IrModule *m, PassContext *ctx, IrDiag *d);
 bool pass_attention(IrModule *m, PassContext *ctx, IrDiag *d);
+bool pass_fuse(IrModule *m, PassContext *ctx, IrDiag *d);
+bool pass_pack_weights(IrModule *m, PassContext *ctx, IrDiag *d);
+bool pass_attention_split(IrModule *m, PassContext *ctx, IrDiag *d);
 
 /* ---- helpers the passes share (pass_util.c) --------------------------- */
 

@@ -140,8 +140,12 @@ static bool strip_scale(const Uses *u, IrValue **s, AttnMatch *mt) {
  * as its left operand, neither transposed. */
 static bool match_matmuls(IrValue *s, AttnMatch *mt) {
   IrOp *qk = def_of(s, IR_OP_MATMUL), *pv = mt->pv;
-  if (!qk || !ir_op_bool(qk, "transpose_b") || ir_op_bool(qk, "transpose_a")) return false;
-  if (pv->in[0] != mt->softmax->out[0] || ir_op_bool(pv, "transpose_a") ||
+  /* a matmul with an epilogue (the fuse pass's) computes more than the product */
+  if (!qk || ir_op_attr(qk, "epilogue") || !ir_op_bool(qk, "transpose_b") ||
+      ir_op_bool(qk, "transpose_a"))
+    return false;
+  if (ir_op_attr(pv, "epilogue") || pv->in[0] != mt->softmax->out[0] ||
+      ir_op_bool(pv, "transpose_a") ||
       ir_op_bool(pv, "transpose_b"))
     return false;
   mt->qk = qk;

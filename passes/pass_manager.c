@@ -4,6 +4,7 @@
  * when a pass fails. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -93,6 +94,10 @@ static void name_pass_in_error(IrDiag *d, const char *what_pass) {
 
 /* ---- the manager ---- */
 
+void pass_replay_line(IrBuf *b, const PassInfo *info) {
+  ir_buf_printf(b, "%s%s FILE\n", PASS_REPLAY_PREFIX, info->name);
+}
+
 typedef struct {
   const PassInfo *info;
   double seconds;
@@ -138,13 +143,13 @@ static bool verify_after(const char *when, const IrModule *m, IrDiag *d) {
 }
 
 /* The module as it was before the failing pass, with a header that says
- * how to replay it. */
+ * how to replay it (`kiln opt --replay FILE` reads the "// replay:" line). */
 static void write_reproducer(const PassOptions *o, const PassInfo *info, const IrBuf *before,
                              IrDiag *d) {
   IrBuf b = {0};
   ir_buf_printf(&b, "// kiln reproducer: pass '%s' failed on this module with\n//   %s\n",
                 info->name, d->msg);
-  ir_buf_printf(&b, "// replay: kiln opt --pass=%s FILE\n", info->name);
+  pass_replay_line(&b, info);
   ir_buf_printf(&b, "%.*s", (int)before->len, before->data ? before->data : "");
   IrDiag wd = {0};
   size_t used = strlen(d->msg);
@@ -177,12 +182,40 @@ static void report_times(const PassOptions *o, const PassRecord *recs, int n, do
   ir_buf_free(&b);
 }
 
+/* The module for a reproducer, printed before every pass: a parameter with
+ * more than PASS_REPRO_MAX_INIT inline values is printed without them (a
+ * param bound from outside), so a module with inline weights (a benchmark's
+ * 32000 x 768 matmul) does not print megabytes of numbers per pass. */
+#define PASS_REPRO_MAX_INIT 4096
+static void print_for_reproducer(IrBuf *b, IrModule *m) {
+  bool big = false;
+  for (int i = 0; i < m->nparams; i++) big |= m->params[i]->ninit > PASS_REPRO_MAX_INIT;
+  if (!big) {
+    ir_print_module(b, m);
+    return;
+  }
+  double **saved = pass_calloc((size_t)m->nparams, sizeof *saved);
+  for (int i = 0; i < m->nparams; i++) {
+    if (m->params[i]->ninit <= PASS_REPRO_MAX_INIT) continue;
+    saved[i] = m->params[i]->init;
+    m->params[i]->init = NULL;
+  }
+  ir_buf_printf(b, "// parameters with more than %d inline values are printed without them\n",
+                PASS_REPRO_MAX_INIT);
+  ir_print_module(b, m);
+  for (int i = 0; i < m->nparams; i++)
+    if (saved[i]) m->params[i]->init = saved[i];
+  free(saved);
+}
+
 /* Runs pass i: the pass, then the verifier if asked. On failure the
  * message names the pass and a reproducer is written if asked. */
-static bool run_one(const PassOptions *o, const PassInfo *info, IrModule *m, PassRecord *rec,
-                    bool *changed, double *verify_s, IrDiag *d) {
+static bool run_one(const PassOptions *o, const PassInfo *info, int i, int n, IrModule *m,
+                    PassRecord *rec, bool *changed, double *verify_s, IrDiag *d) {
   IrBuf before = {0};
-  if (o->reproducer) ir_print_module(&before, m);
+  if (o->reproducer || o->before_pass) print_for_reproducer(&before, m);
+  if (o->before_pass)
+    o->before_pass(o->before_pass_user, info, i, n, before.data ? before.data : "", before.len);
   IrDiag pd = {0};
   double t0 = now_seconds();
   rec->stats.target = o->target;
@@ -218,7 +251,7 @@ bool pass_pipeline_run(const PassPipeline *p, IrModule *m, const PassOptions *o,
     const PassInfo *info = p->passes[i];
     recs[i].info = info;
     bool changed = false;
-    if (!run_one(o, info, m, &recs[i], &changed, &verify_s, d)) return false;
+    if (!run_one(o, info, i, p->n, m, &recs[i], &changed, &verify_s, d)) return false;
     print_after(o, info, i, p->n, changed, m);
     if (o->dump_dir && !dump_stage(o, i + 1, info->name, m, d)) return false;
   }

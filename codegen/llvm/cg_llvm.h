@@ -8,14 +8,18 @@
  * that computes iterations [begin, end) of the kernel's parallel axis, and
  * for every entry (prefill, decode) a function with the KilnEntryFn
  * signature of runtime/kiln_abi.h that fills a KArgs on its stack and runs
- * the kernels in order through ex->parallel_for. Everything a kernel
- * touches is a base pointer of KArgs plus a constant offset from the plan;
- * loop extents come from the symbol values in KArgs.
+ * the kernels in order through ex->parallel_for. A kernel finds every
+ * buffer it touches through KArgs.bufs, which the entry points at the
+ * launch's constant slot table before each launch (pairs {KArgs field,
+ * byte offset}: the buffer is that base pointer + offset), so kernels that
+ * differ only in their buffers (the same op in every layer) are one
+ * function; loop extents come from the symbol values in KArgs.
  *
  *   struct KArgs {            // field index in LLVM: see CG_ARG_*
  *     const uint8_t *weights; uint8_t *arena; uint8_t *state;
  *     const int32_t *tokens;  float *logits;
  *     int64_t sym[IR_MAX_SYMS];
+ *     const int64_t *bufs;    // CG_ARG_BUFS: this launch's slot table
  *   };
  *
  * Files: cg_llvm_target.c (target machine, O3, writing objects),
@@ -34,6 +38,8 @@
 #include "target.h"
 
 enum { CG_ARG_WEIGHTS, CG_ARG_ARENA, CG_ARG_STATE, CG_ARG_TOKENS, CG_ARG_LOGITS, CG_ARG_SYMS };
+/* KArgs field after sym[]: the launch's buffer pointers (cg_llvm_module.c). */
+#define CG_ARG_BUFS (CG_ARG_SYMS + 1)
 
 typedef struct {
   const char *triple;   /* NULL: the host */
@@ -60,11 +66,21 @@ typedef struct {
   LLVMValueRef args;    /* pointer to KArgs */
   LLVMValueRef base[CG_ARG_SYMS]; /* loaded base pointers */
   LLVMValueRef sym[IR_MAX_SYMS];  /* loaded symbol values (i64) */
+  /* The current kernel's buffers, in slot order, and their pointers as
+   * its launch's slot table gives them; cg_buffer_base returns these, so
+   * identical kernels of different layers share one function. */
+  int nslots;
+  const IrValue **slot_values;
+  LLVMValueRef *slot_ptrs;
+  bool slot_miss; /* cg_buffer_base baked an offset: the kernel cannot be shared */
   IrDiag *d;
 } CgLlvm;
 
 /* ---- cg_llvm_target.c ---- */
 bool cg_target_machine(const CgTarget *t, LLVMTargetMachineRef *out, IrDiag *d);
+/* The target description (passes/target.h) of the machine t names: the
+ * host's features and caches unless t cross-compiles. */
+bool cg_target_ktarget(const CgTarget *t, KTarget *out, IrDiag *d);
 bool cg_optimize(CgLlvm *cg, int opt_level, IrDiag *d);
 typedef enum { CG_EMIT_OBJ, CG_EMIT_ASM, CG_EMIT_LL } CgEmitKind;
 bool cg_write(CgLlvm *cg, CgEmitKind kind, const char *path, IrDiag *d);

@@ -18,11 +18,170 @@ static void init_types(CgLlvm *cg) {
   cg->f64 = LLVMDoubleTypeInContext(c);
   cg->ptr = LLVMPointerTypeInContext(c, 0);
   cg->void_t = LLVMVoidTypeInContext(c);
-  LLVMTypeRef fields[CG_ARG_SYMS + 1] = {cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->ptr,
-                                         LLVMArrayType2(cg->i64, IR_MAX_SYMS)};
-  cg->kargs_t = LLVMStructTypeInContext(c, fields, CG_ARG_SYMS + 1, 0);
+  LLVMTypeRef fields[CG_ARG_BUFS + 1] = {cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->ptr,
+                                         LLVMArrayType2(cg->i64, IR_MAX_SYMS), cg->ptr};
+  cg->kargs_t = LLVMStructTypeInContext(c, fields, CG_ARG_BUFS + 1, 0);
   LLVMTypeRef kparams[3] = {cg->ptr, cg->i64, cg->i64};
   cg->kernel_fn_t = LLVMFunctionType(cg->void_t, kparams, 3, 0);
+}
+
+/* ---- kernel slots: the buffers a launch passes ----------------------------- */
+
+/* The distinct values a kernel's ops read and write, in op order, operands
+ * before results; each launch's slot table says where slot i lives. */
+typedef struct {
+  int n, cap;
+  const IrValue **v;
+} Slots;
+
+static void slots_add(Slots *s, const IrValue *v) {
+  for (int i = 0; i < s->n; i++)
+    if (s->v[i] == v) return;
+  if (s->n == s->cap) {
+    s->cap = s->cap ? 2 * s->cap : 8;
+    s->v = realloc(s->v, (size_t)s->cap * sizeof *s->v);
+    if (!s->v) abort(); /* out of memory */
+  }
+  s->v[s->n++] = v;
+}
+
+static int slot_index(const Slots *s, const IrValue *v) {
+  for (int i = 0; i < s->n; i++)
+    if (s->v[i] == v) return i;
+  return -1;
+}
+
+static const IrOp *kernel_op(const KEntryPlan *ep, const KKernel *k, int i) {
+  return ep->func->ops[k->first_op + i];
+}
+
+static int kernel_nops(const KKernel *k) { return k->nops > 0 ? k->nops : 1; }
+
+static Slots kernel_slots(const KEntryPlan *ep, const KKernel *k) {
+  Slots s = {0};
+  for (int o = 0; o < kernel_nops(k); o++) {
+    const IrOp *op = kernel_op(ep, k, o);
+    for (int i = 0; i < op->nin; i++) slots_add(&s, op->in[i]);
+    for (int i = 0; i < op->nout; i++) slots_add(&s, op->out[i]);
+  }
+  return s;
+}
+
+/* ---- kernel keys: equal keys, identical code ----------------------------------- */
+
+/* Everything the emitted code depends on, as text: the schedule, each
+ * op's kind, attributes and operand slots, and each slot's value kind,
+ * buffer kind, dtype, dims and layout. Not the buffers' offsets: those
+ * come with the launch. */
+static void key_dim(IrBuf *b, IrDim d) {
+  ir_buf_printf(b, "%lld", (long long)d.c);
+  for (int s = 0; s < IR_MAX_SYMS; s++)
+    if (d.k[s]) ir_buf_printf(b, "%+lld*s%d", (long long)d.k[s], s);
+}
+
+static void key_attr(IrBuf *b, const IrAttrSpec *spec, const IrAttr *a) {
+  if (!a->set) return;
+  ir_buf_printf(b, " %s=", spec->name);
+  switch (spec->kind) {
+  case IR_ATTR_INT:
+  case IR_ATTR_BOOL: ir_buf_printf(b, "%lld", (long long)a->i); break;
+  case IR_ATTR_FLOAT: ir_buf_printf(b, "%a", a->f); break;
+  case IR_ATTR_STR: ir_buf_printf(b, "%zu:%s", a->s ? strlen(a->s) : 0, a->s ? a->s : ""); break;
+  case IR_ATTR_INTS:
+    for (int i = 0; i < a->nints; i++) ir_buf_printf(b, "%s%lld", i ? "," : "[", (long long)a->ints[i]);
+    ir_buf_printf(b, "]");
+    break;
+  case IR_ATTR_DIM: key_dim(b, a->dim); break;
+  }
+}
+
+static void key_op(IrBuf *b, const IrOp *op, const Slots *s) {
+  const IrOpSpec *spec = ir_op_spec(op->kind);
+  ir_buf_printf(b, "%s(", spec->name);
+  for (int i = 0; i < op->nin; i++) ir_buf_printf(b, " %d", slot_index(s, op->in[i]));
+  ir_buf_printf(b, " ->");
+  for (int i = 0; i < op->nout; i++) ir_buf_printf(b, " %d", slot_index(s, op->out[i]));
+  ir_buf_printf(b, ")");
+  for (int i = 0; i < spec->nattrs; i++) key_attr(b, &spec->attrs[i], &op->attrs[i]);
+  ir_buf_printf(b, ";");
+}
+
+static void key_slot(IrBuf *b, const KernelPlan *p, const IrValue *v) {
+  const KBuffer *buf = kplan_buffer(p, v);
+  ir_buf_printf(b, " v%d/b%d/%s/%s[", (int)v->kind, (int)buf->kind, ir_dtype_name(v->type.dtype),
+                ir_dtype_name(buf->type.dtype));
+  for (int i = 0; i < v->type.rank; i++) {
+    if (i) ir_buf_printf(b, ",");
+    key_dim(b, v->type.dims[i]);
+  }
+  ir_buf_printf(b, "]");
+  if (v->kind == IR_VAL_PARAM && v->layout.panel)
+    ir_buf_printf(b, "L%d.%d", v->layout.axis, v->layout.panel);
+}
+
+static char *kernel_key(const KernelPlan *p, const KEntryPlan *ep, const KKernel *k,
+                        const Slots *s) {
+  IrBuf b = {0};
+  ir_buf_printf(&b, "%d %lld %d %lld %lld %lld;", k->parallel_axis, (long long)k->chunk,
+                k->vector_width, (long long)k->tile_m, (long long)k->tile_n,
+                (long long)k->tile_k);
+  for (int o = 0; o < kernel_nops(k); o++) key_op(&b, kernel_op(ep, k, o), s);
+  for (int i = 0; i < s->n; i++) key_slot(&b, p, s->v[i]);
+  return b.data;
+}
+
+/* The kernels emitted so far, by key. A handful per layer, so a list. */
+typedef struct {
+  char *key;
+  uint64_t hash;
+  LLVMValueRef fn;
+  bool shareable; /* its code read no baked offset (CgLlvm.slot_miss) */
+} EmittedKernel;
+
+typedef struct {
+  int n, cap;
+  EmittedKernel *k;
+} KernelTable;
+
+static LLVMValueRef table_find(const KernelTable *t, const char *key, uint64_t hash) {
+  for (int i = 0; i < t->n; i++)
+    if (t->k[i].shareable && t->k[i].hash == hash && strcmp(t->k[i].key, key) == 0)
+      return t->k[i].fn;
+  return NULL;
+}
+
+static void table_add(KernelTable *t, char *key, uint64_t hash, LLVMValueRef fn, bool shareable) {
+  if (t->n == t->cap) {
+    t->cap = t->cap ? 2 * t->cap : 32;
+    t->k = realloc(t->k, (size_t)t->cap * sizeof *t->k);
+    if (!t->k) abort(); /* out of memory */
+  }
+  t->k[t->n++] = (EmittedKernel){key, hash, fn, shareable};
+}
+
+static void table_free(KernelTable *t) {
+  for (int i = 0; i < t->n; i++) free(t->k[i].key);
+  free(t->k);
+}
+
+/* ---- kernels ---------------------------------------------------------------- */
+
+/* The launch's buffers into cg: KArgs.bufs points at its slot table,
+ * pairs {KArgs field, byte offset}, so slot i is
+ * ((uint8_t **)args)[table[2i]] + table[2i + 1]. */
+static void load_slots(CgLlvm *cg) {
+  LLVMValueRef field = LLVMBuildStructGEP2(cg->b, cg->kargs_t, cg->args, CG_ARG_BUFS, "");
+  LLVMValueRef table = LLVMBuildLoad2(cg->b, cg->ptr, field, "bufs");
+  for (int i = 0; i < cg->nslots; i++) {
+    LLVMValueRef at[2] = {cg_i64(cg, 2 * i), cg_i64(cg, 2 * i + 1)};
+    LLVMValueRef f = LLVMBuildLoad2(cg->b, cg->i64,
+                                    LLVMBuildInBoundsGEP2(cg->b, cg->i64, table, &at[0], 1, ""), "");
+    LLVMValueRef off = LLVMBuildLoad2(cg->b, cg->i64,
+                                      LLVMBuildInBoundsGEP2(cg->b, cg->i64, table, &at[1], 1, ""), "");
+    LLVMValueRef base = LLVMBuildLoad2(cg->b, cg->ptr,
+                                       LLVMBuildInBoundsGEP2(cg->b, cg->ptr, cg->args, &f, 1, ""), "");
+    cg->slot_ptrs[i] = LLVMBuildInBoundsGEP2(cg->b, cg->i8, base, &off, 1, cg->slot_values[i]->name);
+  }
 }
 
 /* Loads the base pointers and symbol values of KArgs into cg. */
@@ -36,9 +195,13 @@ static void load_args(CgLlvm *cg) {
     LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->kargs_t, cg->args, idx, 3, "");
     cg->sym[s] = LLVMBuildLoad2(cg->b, cg->i64, p, "");
   }
+  load_slots(cg);
 }
 
-static LLVMValueRef emit_kernel(CgLlvm *cg, const KEntryPlan *ep, const KKernel *k) {
+/* Emits kernel k as a new function named k->name, reading its buffers
+ * through slots s; *shareable tells whether it read nothing else. */
+static LLVMValueRef emit_kernel(CgLlvm *cg, const KEntryPlan *ep, const KKernel *k,
+                                const Slots *s, bool *shareable) {
   const IrOp *op = ep->func->ops[k->first_op];
   const CgOpEmitter *em = cg_op_emitter(op->kind);
   if (!em) {
@@ -50,9 +213,40 @@ static LLVMValueRef emit_kernel(CgLlvm *cg, const KEntryPlan *ep, const KKernel 
   cg->fn = fn;
   LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
   cg->args = LLVMGetParam(fn, 0);
+  cg->nslots = s->n;
+  cg->slot_values = s->v;
+  cg->slot_ptrs = calloc((size_t)(s->n ? s->n : 1), sizeof *cg->slot_ptrs);
+  if (!cg->slot_ptrs) abort(); /* out of memory */
+  cg->slot_miss = false;
   load_args(cg);
-  if (!em->emit(cg, op, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2))) return NULL;
-  LLVMBuildRetVoid(cg->b);
+  bool ok = em->emit(cg, op, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+  if (ok) LLVMBuildRetVoid(cg->b);
+  *shareable = !cg->slot_miss;
+  free(cg->slot_ptrs);
+  cg->nslots = 0;
+  cg->slot_values = NULL;
+  cg->slot_ptrs = NULL;
+  return ok ? fn : NULL;
+}
+
+/* The function for kernel k: one emitted earlier with the same key (the
+ * same op in another layer), or a new one. */
+static LLVMValueRef shared_kernel(CgLlvm *cg, KernelTable *t, const KEntryPlan *ep,
+                                  const KKernel *k, const Slots *s) {
+  char *key = kernel_key(cg->plan, ep, k, s);
+  uint64_t hash = kiln_hash64(key, strlen(key), KILN_HASH_SEED);
+  LLVMValueRef fn = table_find(t, key, hash);
+  if (fn) {
+    free(key);
+    return fn;
+  }
+  bool shareable = false;
+  fn = emit_kernel(cg, ep, k, s, &shareable);
+  if (!fn) {
+    free(key);
+    return NULL;
+  }
+  table_add(t, key, hash, fn, shareable);
   return fn;
 }
 
@@ -72,9 +266,43 @@ static LLVMValueRef ret_if(CgLlvm *cg, LLVMValueRef cond, int status) {
   return NULL;
 }
 
+/* A launch's slot table (load_slots): a constant global, so an entry
+ * stores one pointer per launch whatever the kernel reads. A buffer
+ * without storage (KBUF_NONE) points at the weights, never read. */
+static LLVMValueRef slot_table(CgLlvm *cg, const KKernel *k, const Slots *s) {
+  int n = 2 * (s->n ? s->n : 1);
+  LLVMValueRef *v = calloc((size_t)n, sizeof *v);
+  if (!v) abort(); /* out of memory */
+  v[0] = v[1] = cg_i64(cg, 0);
+  for (int i = 0; i < s->n; i++) {
+    const KBuffer *buf = kplan_buffer(cg->plan, s->v[i]);
+    int field = CG_ARG_WEIGHTS;
+    uint64_t off = buf->offset;
+    switch (buf->kind) {
+    case KBUF_ARENA: field = CG_ARG_ARENA; break;
+    case KBUF_STATE: field = CG_ARG_STATE; break;
+    case KBUF_INPUT: field = CG_ARG_TOKENS, off = 0; break;
+    case KBUF_OUTPUT: field = CG_ARG_LOGITS, off = 0; break;
+    case KBUF_WEIGHT: break;
+    default: off = 0; break;
+    }
+    v[2 * i] = cg_i64(cg, field);
+    v[2 * i + 1] = cg_i64(cg, (int64_t)off);
+  }
+  LLVMValueRef init = LLVMConstArray2(cg->i64, v, (uint64_t)n);
+  free(v);
+  char name[300];
+  snprintf(name, sizeof name, "%s.bufs", k->name);
+  LLVMValueRef g = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  return g;
+}
+
 /* int entry(KilnExec *ex, const int32_t *tokens, int64_t T, int64_t P, float *logits) */
 static LLVMValueRef emit_entry(CgLlvm *cg, const KEntryPlan *ep, LLVMValueRef *kernels,
-                               const CgModuleInfo *info) {
+                               const Slots *slots, const CgModuleInfo *info) {
   LLVMTypeRef params[5] = {cg->ptr, cg->ptr, cg->i64, cg->i64, cg->ptr};
   LLVMTypeRef fty = LLVMFunctionType(cg->i32, params, 5, 0);
   char name[256];
@@ -101,6 +329,7 @@ static LLVMValueRef emit_entry(CgLlvm *cg, const KEntryPlan *ep, LLVMValueRef *k
   }
   LLVMBuildStore(cg->b, LLVMGetParam(fn, 1), LLVMBuildStructGEP2(cg->b, cg->kargs_t, args, CG_ARG_TOKENS, ""));
   LLVMBuildStore(cg->b, LLVMGetParam(fn, 4), LLVMBuildStructGEP2(cg->b, cg->kargs_t, args, CG_ARG_LOGITS, ""));
+  LLVMValueRef bufs_field = LLVMBuildStructGEP2(cg->b, cg->kargs_t, args, CG_ARG_BUFS, "");
   for (int s = 0; s < IR_MAX_SYMS; s++) {
     LLVMValueRef v = cg_i64(cg, 0);
     if (s < cg->m->nsyms && strcmp(cg->m->syms[s].name, "T") == 0) v = T;
@@ -116,6 +345,9 @@ static LLVMValueRef emit_entry(CgLlvm *cg, const KEntryPlan *ep, LLVMValueRef *k
   for (int k = 0; k < ep->nkernels; k++) {
     const IrOp *op = ep->func->ops[ep->kernels[k].first_op];
     LLVMValueRef n = cg_op_emitter(op->kind)->iterations(cg, op);
+    /* parallel_for returns when the kernel is done: the next launch may
+     * point KArgs elsewhere */
+    LLVMBuildStore(cg->b, slot_table(cg, &ep->kernels[k], &slots[k]), bufs_field);
     LLVMValueRef call_args[5] = {ex, kernels[k], args, n, cg_i64(cg, ep->kernels[k].chunk)};
     LLVMBuildCall2(cg->b, pf_t, pf, call_args, 5, "");
   }
@@ -172,22 +404,40 @@ static void emit_desc(CgLlvm *cg, const CgModuleInfo *info, LLVMValueRef prefill
   LLVMSetGlobalConstant(g, 1);
 }
 
+/* One entry: its kernels (shared through t with the other entries and
+ * layers), then the entry function that launches them. */
+static LLVMValueRef emit_entry_and_kernels(CgLlvm *cg, KernelTable *t, const KEntryPlan *ep,
+                                           const CgModuleInfo *info) {
+  size_t n = (size_t)(ep->nkernels ? ep->nkernels : 1);
+  LLVMValueRef *kernels = calloc(n, sizeof *kernels);
+  Slots *slots = calloc(n, sizeof *slots);
+  if (!kernels || !slots) abort(); /* out of memory */
+  bool ok = true;
+  for (int k = 0; k < ep->nkernels && ok; k++) {
+    slots[k] = kernel_slots(ep, &ep->kernels[k]);
+    ok = (kernels[k] = shared_kernel(cg, t, ep, &ep->kernels[k], &slots[k])) != NULL;
+  }
+  LLVMValueRef fn = ok ? emit_entry(cg, ep, kernels, slots, info) : NULL;
+  for (int k = 0; k < ep->nkernels; k++) free(slots[k].v);
+  free(slots);
+  free(kernels);
+  return fn;
+}
+
 static bool emit_all(CgLlvm *cg, const CgModuleInfo *info) {
   LLVMValueRef prefill = NULL, decode = NULL;
-  for (int e = 0; e < cg->plan->nentries; e++) {
+  KernelTable table = {0};
+  bool ok = true;
+  for (int e = 0; e < cg->plan->nentries && ok; e++) {
     const KEntryPlan *ep = &cg->plan->entries[e];
-    LLVMValueRef *kernels = calloc((size_t)(ep->nkernels ? ep->nkernels : 1), sizeof *kernels);
-    if (!kernels) abort();
-    bool ok = true;
-    for (int k = 0; k < ep->nkernels && ok; k++) ok = (kernels[k] = emit_kernel(cg, ep, &ep->kernels[k])) != NULL;
-    LLVMValueRef fn = ok ? emit_entry(cg, ep, kernels, info) : NULL;
-    free(kernels);
-    if (!ok) return false;
-    if (strcmp(ep->func->name, "prefill") == 0) prefill = fn;
-    if (strcmp(ep->func->name, "decode") == 0) decode = fn;
+    LLVMValueRef fn = emit_entry_and_kernels(cg, &table, ep, info);
+    ok = fn != NULL;
+    if (ok && strcmp(ep->func->name, "prefill") == 0) prefill = fn;
+    if (ok && strcmp(ep->func->name, "decode") == 0) decode = fn;
   }
-  emit_desc(cg, info, prefill, decode);
-  return true;
+  table_free(&table);
+  if (ok) emit_desc(cg, info, prefill, decode);
+  return ok;
 }
 
 bool cg_llvm_compile(const KernelPlan *plan, const CgModuleInfo *info, const CgTarget *t, CgEmitKind kind,
@@ -196,6 +446,7 @@ bool cg_llvm_compile(const KernelPlan *plan, const CgModuleInfo *info, const CgT
   cg.plan = plan;
   cg.m = plan->module;
   cg.d = d;
+  cg.ktarget = t->ktarget ? t->ktarget : ktarget_default();
   if (!cg_target_machine(t, &cg.tm, d)) return false;
   cg.ctx = LLVMContextCreate();
   cg.mod = LLVMModuleCreateWithNameInContext(cg.m->name, cg.ctx);

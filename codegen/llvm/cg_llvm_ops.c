@@ -6,7 +6,8 @@ static const CgOpEmitter *table[IR_OP_COUNT];
 static bool table_ready;
 
 static void register_all(void) {
-  const CgOpEmitter *const *lists[] = {cg_elementwise_emitters, cg_nn_emitters, cg_data_emitters};
+  const CgOpEmitter *const *lists[] = {cg_elementwise_emitters, cg_nn_emitters, cg_data_emitters,
+                                       cg_fused_emitters};
   for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
     for (const CgOpEmitter *const *e = lists[l]; *e; e++) table[(*e)->kind] = *e;
   table_ready = true;

@@ -8,6 +8,7 @@
 extern const CgOpEmitter *const cg_elementwise_emitters[];
 extern const CgOpEmitter *const cg_nn_emitters[];
 extern const CgOpEmitter *const cg_data_emitters[];
+extern const CgOpEmitter *const cg_fused_emitters[];
 
 /* dims[0] of t (1 for a scalar) and the product of the other dims. */
 LLVMValueRef cg_outer_dim(CgLlvm *cg, const IrType *t);

@@ -1,61 +1,11 @@
 /* cg_llvm_ops_elementwise.c: binary and unary elementwise ops and cast.
  * One kernel iteration is one row (the outermost output dim); the row's
- * elements are a flat inner loop that LLVM vectorizes. */
+ * elements are a flat inner loop that LLVM vectorizes. The float
+ * arithmetic is cg_expr_step (cg_llvm_expr.c), shared with fused ops. */
 #include <math.h>
 #include <string.h>
 
 #include "cg_llvm_ops.h"
-
-static LLVMValueRef sigmoid(CgLlvm *cg, LLVMValueRef x) {
-  LLVMValueRef e = cg_call_f32(cg, "llvm.exp", cg_fast(LLVMBuildFNeg(cg->b, x, "")));
-  return cg_fast(LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0), cg_fast(LLVMBuildFAdd(cg->b, cg_f32(cg, 1.0), e, "")), ""));
-}
-
-static LLVMValueRef gelu(CgLlvm *cg, const IrOp *op, LLVMValueRef x) {
-  LLVMBuilderRef b = cg->b;
-  LLVMValueRef half_x = cg_fast(LLVMBuildFMul(b, x, cg_f32(cg, 0.5), ""));
-  LLVMValueRef t;
-  if (strcmp(ir_op_str(op, "approx", "none"), "tanh") == 0) {
-    LLVMValueRef x3 = cg_fast(LLVMBuildFMul(b, x, cg_fast(LLVMBuildFMul(b, x, x, "")), ""));
-    LLVMValueRef in = cg_fast(LLVMBuildFAdd(b, x, cg_fast(LLVMBuildFMul(b, x3, cg_f32(cg, 0.044715), "")), ""));
-    t = cg_call_libm(cg, "tanhf", cg_fast(LLVMBuildFMul(b, in, cg_f32(cg, sqrt(2.0 / M_PI)), "")));
-  } else {
-    t = cg_call_libm(cg, "erff", cg_fast(LLVMBuildFMul(b, x, cg_f32(cg, M_SQRT1_2), "")));
-  }
-  return cg_fast(LLVMBuildFMul(b, half_x, cg_fast(LLVMBuildFAdd(b, cg_f32(cg, 1.0), t, "")), ""));
-}
-
-static LLVMValueRef unary_f32(CgLlvm *cg, const IrOp *op, LLVMValueRef x) {
-  LLVMBuilderRef b = cg->b;
-  switch (op->kind) {
-  case IR_OP_NEG: return cg_fast(LLVMBuildFNeg(b, x, ""));
-  case IR_OP_EXP: return cg_call_f32(cg, "llvm.exp", x);
-  case IR_OP_LOG: return cg_call_f32(cg, "llvm.log", x);
-  case IR_OP_SQRT: return cg_call_f32(cg, "llvm.sqrt", x);
-  case IR_OP_RSQRT: return cg_fast(LLVMBuildFDiv(b, cg_f32(cg, 1.0), cg_call_f32(cg, "llvm.sqrt", x), ""));
-  case IR_OP_TANH: return cg_call_libm(cg, "tanhf", x);
-  case IR_OP_SIGMOID: return sigmoid(cg, x);
-  case IR_OP_SILU: return cg_fast(LLVMBuildFMul(b, x, sigmoid(cg, x), ""));
-  case IR_OP_RELU: return cg_call_f32_2(cg, "llvm.maximum", x, cg_f32(cg, 0.0));
-  case IR_OP_GELU: return gelu(cg, op, x);
-  default: return x;
-  }
-}
-
-static LLVMValueRef binary_f32(CgLlvm *cg, IrOpKind k, LLVMValueRef x, LLVMValueRef y) {
-  LLVMBuilderRef b = cg->b;
-  switch (k) {
-  case IR_OP_ADD: return cg_fast(LLVMBuildFAdd(b, x, y, ""));
-  case IR_OP_SUB: return cg_fast(LLVMBuildFSub(b, x, y, ""));
-  case IR_OP_MUL: return cg_fast(LLVMBuildFMul(b, x, y, ""));
-  case IR_OP_DIV: return cg_fast(LLVMBuildFDiv(b, x, y, ""));
-  /* maximum/minimum propagate NaN, as the interpreter does (maxnum would drop it). */
-  case IR_OP_MAX: return cg_call_f32_2(cg, "llvm.maximum", x, y);
-  case IR_OP_MIN: return cg_call_f32_2(cg, "llvm.minimum", x, y);
-  case IR_OP_POW: return cg_call_f32_2(cg, "llvm.pow", x, y);
-  default: return x;
-  }
-}
 
 static LLVMValueRef binary_int(CgLlvm *cg, IrOpKind k, LLVMValueRef x, LLVMValueRef y) {
   LLVMBuilderRef b = cg->b;
@@ -86,6 +36,7 @@ static LLVMValueRef cast(CgLlvm *cg, IrDType from, IrDType to, LLVMValueRef x) {
 static bool emit_elementwise(CgLlvm *cg, const IrOp *op, LLVMValueRef begin, LLVMValueRef end) {
   const IrValue *out = op->out[0];
   bool is_float = ir_dtype_is_float(op->in[0]->type.dtype);
+  bool tanh_gelu = op->kind == IR_OP_GELU && strcmp(ir_op_str(op, "approx", "none"), "tanh") == 0;
   if (!cg_refuse_i4(cg, op)) return false;
   if (op->kind == IR_OP_DIV && !is_float)
     return ir_error(cg->d, op->loc, "the CPU backend does not lower integer div yet");
@@ -99,9 +50,9 @@ static bool emit_elementwise(CgLlvm *cg, const IrOp *op, LLVMValueRef begin, LLV
     r = cast(cg, op->in[0]->type.dtype, out->type.dtype, x);
   } else if (op->nin == 2) {
     LLVMValueRef y = cg_load(cg, op->in[1], cg_broadcast_index(cg, &out->type, &op->in[1]->type, idx));
-    r = is_float ? binary_f32(cg, op->kind, x, y) : binary_int(cg, op->kind, x, y);
+    r = is_float ? cg_expr_step(cg, op->kind, false, x, y) : binary_int(cg, op->kind, x, y);
   } else {
-    r = is_float ? unary_f32(cg, op, x) : binary_int(cg, op->kind, x, x);
+    r = is_float ? cg_expr_step(cg, op->kind, tanh_gelu, x, NULL) : binary_int(cg, op->kind, x, x);
   }
   cg_store(cg, out, idx, r);
   cg_loop_end(cg, &col);

@@ -1,6 +1,6 @@
-/* cg_llvm_ops_nn.c: Transformer ops: embedding, matmul, rmsnorm,
- * layernorm and the reductions. Rope, softmax and attention are in
- * cg_llvm_ops_attn.c; their emitters are listed here too.
+/* cg_llvm_ops_nn.c: Transformer ops: embedding, rmsnorm, layernorm and
+ * the reductions. Rope, softmax and attention are in cg_llvm_ops_attn.c,
+ * matmul in cg_llvm_matmul.c; their emitters are listed here too.
  *
  * Every reduction (a dot product, a row's sum) runs inside one kernel
  * iteration, so a result never depends on how iterations are spread over
@@ -13,11 +13,9 @@
 
 #include "cg_llvm_ops.h"
 
-/* Output columns one matmul iteration computes: decode (M = 1) still
- * splits a [1, N] product into N/64 parallel iterations. */
-#define CG_MATMUL_COLS 64
-
 extern const CgOpEmitter cg_rope_emitter, cg_softmax_emitter, cg_attention_emitter;
+extern const CgOpEmitter cg_attention_split_emitter, cg_attention_merge_emitter;
+extern const CgOpEmitter cg_matmul_emitter;
 
 static LLVMValueRef fast_mul(CgLlvm *cg, LLVMValueRef a, LLVMValueRef b) {
   return cg_fast(LLVMBuildFMul(cg->b, a, b, ""));
@@ -66,115 +64,7 @@ static bool emit_embedding(CgLlvm *cg, const IrOp *op, LLVMValueRef begin, LLVMV
   return true;
 }
 
-/* ---- matmul ---- */
-
-/* The last two dims of a type removed: the batch dims. */
-static IrType batch_type(const IrType *t) {
-  IrType b = *t;
-  b.rank = t->rank - 2;
-  return b;
-}
-
-typedef struct {
-  bool ta, tb;
-  LLVMValueRef m, n, k, nblk; /* nblk: column blocks of CG_MATMUL_COLS */
-} MatShape;
-
-static MatShape mat_shape(CgLlvm *cg, const IrOp *op) {
-  const IrType *a = &op->in[0]->type, *o = &op->out[0]->type;
-  MatShape s = {.ta = ir_op_bool(op, "transpose_a"), .tb = ir_op_bool(op, "transpose_b")};
-  s.m = cg_dim(cg, o->dims[o->rank - 2]);
-  s.n = cg_dim(cg, o->dims[o->rank - 1]);
-  s.k = cg_dim(cg, a->dims[a->rank - (s.ta ? 2 : 1)]);
-  s.nblk = LLVMBuildSDiv(cg->b, cg_iadd(cg, s.n, cg_i64(cg, CG_MATMUL_COLS - 1)),
-                         cg_i64(cg, CG_MATMUL_COLS), "");
-  return s;
-}
-
-/* One iteration: one output row of one batch, one block of columns. */
-static LLVMValueRef matmul_iterations(CgLlvm *cg, const IrOp *op) {
-  const IrType *o = &op->out[0]->type;
-  MatShape s = mat_shape(cg, op);
-  return cg_imul(cg, cg_imul(cg, cg_numel_range(cg, o, 0, o->rank - 2), s.m), s.nblk);
-}
-
-/* Element offsets of a[i, p] and b[p, j] given the batch offsets. */
-static LLVMValueRef a_index(CgLlvm *cg, const MatShape *s, LLVMValueRef off, LLVMValueRef i,
-                            LLVMValueRef p) {
-  return cg_iadd(
-      cg, off, s->ta ? cg_iadd(cg, cg_imul(cg, p, s->m), i) : cg_iadd(cg, cg_imul(cg, i, s->k), p));
-}
-
-static LLVMValueRef b_index(CgLlvm *cg, const MatShape *s, LLVMValueRef off, LLVMValueRef p,
-                            LLVMValueRef j) {
-  return cg_iadd(
-      cg, off, s->tb ? cg_iadd(cg, cg_imul(cg, j, s->k), p) : cg_iadd(cg, cg_imul(cg, p, s->n), j));
-}
-
-typedef struct {
-  LLVMValueRef a_off, b_off, o_row, i, j0, width;
-} MatTile;
-
-/* b stored [N, K]: each column is a contiguous dot product over K. */
-static void matmul_dots(CgLlvm *cg, const IrOp *op, const MatShape *s, const MatTile *t) {
-  LLVMValueRef acc = cg_var(cg, cg->f32, "acc");
-  CgLoop j = cg_loop_begin(cg, cg_i64(cg, 0), t->width, "j");
-  LLVMValueRef col = cg_iadd(cg, t->j0, j.iv);
-  LLVMBuildStore(cg->b, cg_f32(cg, 0.0), acc);
-  CgLoop p = cg_loop_begin(cg, cg_i64(cg, 0), s->k, "p");
-  LLVMValueRef av = cg_load(cg, op->in[0], a_index(cg, s, t->a_off, t->i, p.iv));
-  LLVMValueRef bv = cg_load(cg, op->in[1], b_index(cg, s, t->b_off, p.iv, col));
-  cg_accumulate(cg, acc, fast_mul(cg, av, bv));
-  cg_loop_end(cg, &p);
-  cg_store(cg, op->out[0], cg_iadd(cg, t->o_row, col), LLVMBuildLoad2(cg->b, cg->f32, acc, ""));
-  cg_loop_end(cg, &j);
-}
-
-/* b stored [K, N]: rows of b are contiguous, so the block's columns
- * accumulate side by side in a scratch row, each in k order. */
-static void matmul_rows(CgLlvm *cg, const IrOp *op, const MatShape *s, const MatTile *t) {
-  LLVMValueRef acc = cg_var(cg, LLVMArrayType2(cg->f32, CG_MATMUL_COLS), "acc");
-  CgLoop z = cg_loop_begin(cg, cg_i64(cg, 0), t->width, "zero");
-  LLVMBuildStore(cg->b, cg_f32(cg, 0.0), LLVMBuildInBoundsGEP2(cg->b, cg->f32, acc, &z.iv, 1, ""));
-  cg_loop_end(cg, &z);
-  CgLoop p = cg_loop_begin(cg, cg_i64(cg, 0), s->k, "p");
-  LLVMValueRef av = cg_load(cg, op->in[0], a_index(cg, s, t->a_off, t->i, p.iv));
-  CgLoop j = cg_loop_begin(cg, cg_i64(cg, 0), t->width, "j");
-  LLVMValueRef bv =
-      cg_load(cg, op->in[1], b_index(cg, s, t->b_off, p.iv, cg_iadd(cg, t->j0, j.iv)));
-  cg_accumulate(cg, LLVMBuildInBoundsGEP2(cg->b, cg->f32, acc, &j.iv, 1, ""), fast_mul(cg, av, bv));
-  cg_loop_end(cg, &j);
-  cg_loop_end(cg, &p);
-  CgLoop w = cg_loop_begin(cg, cg_i64(cg, 0), t->width, "store");
-  LLVMValueRef v =
-      LLVMBuildLoad2(cg->b, cg->f32, LLVMBuildInBoundsGEP2(cg->b, cg->f32, acc, &w.iv, 1, ""), "");
-  cg_store(cg, op->out[0], cg_iadd(cg, t->o_row, cg_iadd(cg, t->j0, w.iv)), v);
-  cg_loop_end(cg, &w);
-}
-
-static bool emit_matmul(CgLlvm *cg, const IrOp *op, LLVMValueRef begin, LLVMValueRef end) {
-  if (!cg_refuse_i4(cg, op)) return false;
-  const IrType *o = &op->out[0]->type;
-  IrType ob = batch_type(o), ab = batch_type(&op->in[0]->type), bb = batch_type(&op->in[1]->type);
-  MatShape s = mat_shape(cg, op);
-  CgLoop it = cg_loop_begin(cg, begin, end, "it");
-  LLVMValueRef jb = LLVMBuildSRem(cg->b, it.iv, s.nblk, "");
-  LLVMValueRef row = LLVMBuildSDiv(cg->b, it.iv, s.nblk, ""); /* batch * M + i */
-  LLVMValueRef bt = LLVMBuildSDiv(cg->b, row, s.m, "");
-  MatTile t;
-  t.i = LLVMBuildSRem(cg->b, row, s.m, "");
-  t.a_off = cg_imul(cg, cg_broadcast_index(cg, &ob, &ab, bt), cg_imul(cg, s.m, s.k));
-  t.b_off = cg_imul(cg, cg_broadcast_index(cg, &ob, &bb, bt), cg_imul(cg, s.k, s.n));
-  t.o_row = cg_imul(cg, row, s.n);
-  t.j0 = cg_imul(cg, jb, cg_i64(cg, CG_MATMUL_COLS));
-  t.width = cg_smin(cg, cg_i64(cg, CG_MATMUL_COLS), LLVMBuildNSWSub(cg->b, s.n, t.j0, ""));
-  if (s.tb)
-    matmul_dots(cg, op, &s, &t);
-  else
-    matmul_rows(cg, op, &s, &t);
-  cg_loop_end(cg, &it);
-  return true;
-}
+/* ---- matmul: cg_llvm_matmul.c ---- */
 
 /* ---- rmsnorm and layernorm: one row an iteration ---- */
 
@@ -295,7 +185,6 @@ static bool emit_reduce(CgLlvm *cg, const IrOp *op, LLVMValueRef begin, LLVMValu
 }
 
 static const CgOpEmitter em_embedding = {IR_OP_EMBEDDING, embedding_iterations, emit_embedding};
-static const CgOpEmitter em_matmul = {IR_OP_MATMUL, matmul_iterations, emit_matmul};
 static const CgOpEmitter em_rmsnorm = {IR_OP_RMSNORM, iterations_rows_of_input, emit_norm};
 static const CgOpEmitter em_layernorm = {IR_OP_LAYERNORM, iterations_rows_of_input, emit_norm};
 static const CgOpEmitter em_reduce_sum = {IR_OP_REDUCE_SUM, reduce_iterations, emit_reduce};
@@ -303,12 +192,14 @@ static const CgOpEmitter em_reduce_mean = {IR_OP_REDUCE_MEAN, reduce_iterations,
 static const CgOpEmitter em_reduce_max = {IR_OP_REDUCE_MAX, reduce_iterations, emit_reduce};
 
 const CgOpEmitter *const cg_nn_emitters[] = {&em_embedding,
-                                             &em_matmul,
+                                             &cg_matmul_emitter,
                                              &em_rmsnorm,
                                              &em_layernorm,
                                              &cg_rope_emitter,
                                              &cg_softmax_emitter,
                                              &cg_attention_emitter,
+                                             &cg_attention_split_emitter,
+                                             &cg_attention_merge_emitter,
                                              &em_reduce_sum,
                                              &em_reduce_mean,
                                              &em_reduce_max,

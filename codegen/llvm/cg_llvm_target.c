@@ -56,6 +56,19 @@ bool cg_target_machine(const CgTarget *t, LLVMTargetMachineRef *out, IrDiag *d) 
   return true;
 }
 
+bool cg_target_ktarget(const CgTarget *t, KTarget *out, IrDiag *d) {
+  char *host_triple = LLVMGetDefaultTargetTriple();
+  char *triple = LLVMNormalizeTargetTriple(t->triple ? t->triple : host_triple);
+  bool cross = t->triple && strcmp(triple, host_triple) != 0;
+  char *host_features = LLVMGetHostCPUFeatures();
+  const char *features = t->features ? t->features : cross ? "" : host_features;
+  bool ok = ktarget_from_features(triple, features, !cross, out, d);
+  LLVMDisposeMessage(host_features);
+  LLVMDisposeMessage(host_triple);
+  LLVMDisposeMessage(triple);
+  return ok;
+}
+
 bool cg_optimize(CgLlvm *cg, int opt_level, IrDiag *d) {
   char *err = NULL;
   if (LLVMVerifyModule(cg->mod, LLVMReturnStatusAction, &err)) {

@@ -49,7 +49,13 @@ void cg_strides(CgLlvm *cg, const IrType *t, LLVMValueRef *strides) {
   }
 }
 
+/* Inside a kernel every operand and result has a slot: its pointer came
+ * with the launch. Anything else gets the plan's offset baked in, which
+ * makes the kernel specific to its layer (slot_miss). */
 LLVMValueRef cg_buffer_base(CgLlvm *cg, const IrValue *v) {
+  for (int i = 0; i < cg->nslots; i++)
+    if (cg->slot_values[i] == v) return cg->slot_ptrs[i];
+  if (cg->nslots) cg->slot_miss = true;
   const KBuffer *buf = kplan_buffer(cg->plan, v);
   int arg;
   switch (buf->kind) {
@@ -75,8 +81,28 @@ static LLVMTypeRef storage_type(CgLlvm *cg, IrDType t) {
   }
 }
 
+/* The storage index of logical row-major element idx of a param stored in
+ * panels (IrLayout): with C columns, (r, c) = (idx / C, idx % C), then
+ * ir_layout_offset's formula. Axis 0, width 4 of f32[10, 4]: idx 22 is
+ * (5, 2), stored at 1*16 + 2*4 + 1 = 25. Row-major values pass through. */
+static LLVMValueRef layout_index(CgLlvm *cg, const IrValue *v, LLVMValueRef idx) {
+  const IrLayout *l = &v->layout;
+  if (v->kind != IR_VAL_PARAM || l->panel <= 0 || v->type.rank != 2) return idx;
+  int64_t rows = v->type.dims[0].c, cols = v->type.dims[1].c, w = l->panel;
+  LLVMValueRef r = LLVMBuildUDiv(cg->b, idx, cg_i64(cg, cols), "");
+  LLVMValueRef c = LLVMBuildURem(cg->b, idx, cg_i64(cg, cols), "");
+  LLVMValueRef along = l->axis == 0 ? r : c, other = l->axis == 0 ? c : r;
+  int64_t other_n = l->axis == 0 ? cols : rows;
+  LLVMValueRef panel = LLVMBuildUDiv(cg->b, along, cg_i64(cg, w), "");
+  LLVMValueRef lane = LLVMBuildURem(cg->b, along, cg_i64(cg, w), "");
+  LLVMValueRef off = cg_imul(cg, panel, cg_i64(cg, other_n * w));
+  off = cg_iadd(cg, off, cg_imul(cg, other, cg_i64(cg, w)));
+  return cg_iadd(cg, off, lane);
+}
+
 static LLVMValueRef elem_ptr(CgLlvm *cg, const IrValue *v, LLVMValueRef idx) {
   LLVMValueRef base = cg_buffer_base(cg, v);
+  idx = layout_index(cg, v, idx);
   return LLVMBuildInBoundsGEP2(cg->b, storage_type(cg, v->type.dtype), base, &idx, 1, "");
 }
 

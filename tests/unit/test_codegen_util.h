@@ -74,6 +74,7 @@ typedef struct {
   int64_t **rand_i; /* [nparams]: random int values, or NULL */
   int64_t vocab;    /* default tokens lie in [0, vocab) */
   int opt_level;
+  const KTarget *ktarget; /* tiles for the backend; NULL: ktarget_default() */
 } CgtModel;
 
 static char cgt_dir[64];
@@ -195,7 +196,7 @@ static inline bool cgt_compile(CgtModel *cm, CgParamSource get, void *user) {
                        .max_tokens = max_t,
                        .bos_id = -1,
                        .eos_id = -1};
-  CgTarget target = {.opt_level = cm->opt_level};
+  CgTarget target = {.opt_level = cm->opt_level, .ktarget = cm->ktarget};
   if (!cg_llvm_compile(cm->plan, &info, &target, CG_EMIT_OBJ, obj, &d)) {
     fprintf(stderr, "%s: compile: %s\n", cm->name, d.msg);
     unlink(obj);

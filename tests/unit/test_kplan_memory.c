@@ -88,17 +88,23 @@ static Live *live_values(const KernelPlan *p, const KEntryPlan *e, int *n) {
   return lv;
 }
 
-/* x dies in kernel k, y is written there by a lone elementwise op reading
- * x, with x's dims and element size, at x's offset. */
+/* x dies in kernel k, y is written there by a lone op reading x only at
+ * the index it writes (an elementwise or fused op; a matmul's epilogue
+ * operand that is neither a nor b), with x's dims and element size, at
+ * x's offset. */
 static bool legal_in_place(const KEntryPlan *e, const Live *x, const Live *y) {
   if (x->start > y->start) return legal_in_place(e, y, x);
   const KKernel *kk = &e->kernels[y->start];
   const IrOp *op = e->func->ops[kk->first_op];
-  bool reads_x = false;
-  for (int i = 0; i < op->nin; i++) reads_x |= op->in[i] == x->v;
+  bool pointwise = (ir_op_spec(op->kind)->flags & IR_OPF_ELEMENTWISE) || op->kind == IR_OP_FUSED;
+  bool reads_x = false, reads_x_elsewhere = false;
+  for (int i = 0; i < op->nin; i++) {
+    if (op->in[i] != x->v) continue;
+    reads_x = true;
+    if (!pointwise && !(op->kind == IR_OP_MATMUL && i >= 2)) reads_x_elsewhere = true;
+  }
   int bits = ir_dtype_bits(x->v->type.dtype);
-  return x->end == y->start && kk->nops == 1 &&
-         (ir_op_spec(op->kind)->flags & IR_OPF_ELEMENTWISE) &&
+  return x->end == y->start && kk->nops == 1 && !reads_x_elsewhere &&
          op->out[0] == y->v && reads_x && ir_shape_eq(&x->v->type, &y->v->type) &&
          bits >= 8 && bits == ir_dtype_bits(y->v->type.dtype) && x->b->offset == y->b->offset;
 }

@@ -129,12 +129,17 @@ static const char *all_ops =
     "    %k = kv_read(@kc) {len = P+T, start = 0, axis = -2} : f32[2, P+T, 32]\n"
     "    %at = attention(%q, %k, %k) {scale = 0.17677669529663687, causal, offset = P, "
     "window = 0} : f32[2, T, 32]\n"
+    "    %ao, %al = attention_split(%q, %k, %k) {scale = 0.5, causal, offset = P, chunk = 1024} : "
+    "f32[4, 2, T, 32], f32[4, 2, T]\n"
+    "    %am = attention_merge(%ao, %al) : f32[2, T, 32]\n"
     "    %sm = softmax(%cm) {axis = -1} : f32[T, P+T]\n"
     "    %rsum = reduce_sum(%x) {axis = -1} : f32[T, 1]\n"
     "    %rmean = reduce_mean(%x) {axis = 0} : f32[1, 64]\n"
     "    %rmax = reduce_max(%x) {axis = 1} : f32[T, 1]\n"
     "    %sl2 = slice(%x) {axis = 1, start = 0, end = 2*T-1} : f32[T, 2*T-1]\n"
     "    %cc = concat(%x, %x, %x) {axis = 0} : f32[3*T, 64]\n"
+    "    %me = matmul(%x, @w, %x) {transpose_b, epilogue = \"add(acc, $2)\"} : f32[T, 64]\n"
+    "    %fu = fused(%x, %me) {expr = \"mul(silu($0), sub($1, -1.5))\"} : f32[T, 64]\n"
     "    %v, %i = topk(%x) {k = 2} : f32[T, 2], i32[T, 2]\n"
     "    %sc = scatter(%i, %v) {size = 64} : f32[T, 64]\n"
     "    return %sc, %i\n"
@@ -177,7 +182,7 @@ static void test_all_ops_round_trip(void) {
   CHECK(m->nparams == 9 && m->nstates == 2 && m->nfuncs == 3);
 
   IrFunc *f = ir_module_find_func(m, "prefill");
-  CHECK(f && f->nargs == 3 && f->nresults == 2 && f->nops == 39);
+  CHECK(f && f->nargs == 3 && f->nresults == 2 && f->nops == 43);
   if (!f) goto done;
   CHECK(f->results[0] == ir_func_find_value(f, "sc", 2));
   CHECK(f->results[1]->def->kind == IR_OP_TOPK && f->results[1]->def_index == 1);

@@ -467,7 +467,8 @@ static void test_pipeline_parse(void) {
   CHECK(pass_pipeline_parse("dce,cse,dce", &p, &d) && p.n == 3);
   CHECK(p.passes[0] == pass_lookup("dce", 3) && p.passes[1] == pass_lookup("cse", 3));
   CHECK(!pass_pipeline_parse("dce,nope", &p, &d));
-  CHECK(strcmp(d.msg, "error: unknown pass 'nope'; known passes: canonicalize, fold, cse, dce, attention") ==
+  CHECK(strcmp(d.msg, "error: unknown pass 'nope'; known passes: canonicalize, fold, cse, dce, attention, fuse, "
+                       "attention-split, pack-weights") ==
         0);
   d = (IrDiag){0};
   CHECK(!pass_pipeline_parse("dce,", &p, &d));

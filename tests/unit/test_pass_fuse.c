@@ -1,0 +1,342 @@
+/* test_pass_fuse.c: the fuse pass against the interpreter.
+ *
+ *  1. Every tiny model under tests/data/tiny/: the module built with all
+ *     logits, the default pipeline run on it, then run (prefill of 6
+ *     tokens, then two decodes) without and with `fuse` after it. The
+ *     logits must be bit-identical (tolerance 0: every fused step is
+ *     ir_expr_apply, the function the plain ops call, in the same order,
+ *     and a matmul epilogue applies to the same f32 sums). Every residual
+ *     add folds into a matmul (at least 2 epilogues per layer per entry),
+ *     no f32 elementwise op is left whose only user is another one, and a
+ *     second run of the pass changes nothing. The counters per model are
+ *     printed.
+ *  2. Every function of tests/lit/passes/fuse-*.kir on random inputs, for
+ *     three (T, P) pairs, before and after the pass: bit-identical.
+ *  3. The default pipeline followed by fuse is a fixed point on
+ *     tests/lit/passes/attention.kir (whose negative cases leave score
+ *     matmuls with scales and masks the pass folds into epilogues), and
+ *     the attention pass does not take a matmul with an epilogue for a
+ *     plain one.
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fe.h"
+#include "interp.h"
+#include "pass.h"
+
+static int64_t stat(const PassContext *s, const char *name) {
+  for (int i = 0; i < s->n; i++)
+    if (strcmp(s->c[i].name, name) == 0) return s->c[i].value;
+  return 0;
+}
+
+/* Bit for bit, NaN payloads aside. */
+static void check_identical(const char *what, const IrTensor *after, const IrTensor *before) {
+  bool shape = after->rank == before->rank && after->dtype == before->dtype &&
+               memcmp(after->shape, before->shape, sizeof(int64_t) * (size_t)after->rank) == 0;
+  CHECK(shape);
+  if (!shape || !after->f || !before->f) return;
+  int64_t n = ir_tensor_numel(after), bad = -1;
+  for (int64_t i = 0; i < n && bad < 0; i++) {
+    bool nan = isnan(after->f[i]) && isnan(before->f[i]);
+    if (!nan && memcmp(&after->f[i], &before->f[i], sizeof(float)) != 0) bad = i;
+  }
+  check_count++;
+  if (bad >= 0) {
+    check_failures++;
+    fprintf(stderr, "%s: element %lld is %.9g after fuse, %.9g before\n", what, (long long)bad,
+            after->f[bad], before->f[bad]);
+  }
+}
+
+static bool run_pipeline(IrModule *m, const char *spec, PassContext *ctx) {
+  IrDiag d = {0};
+  PassPipeline p;
+  bool ok = pass_pipeline_parse(spec, &p, &d);
+  for (int i = 0; ok && i < p.n; i++) {
+    p.passes[i]->run(m, ctx, &d);
+    ok = !d.failed && ir_verify(m, &d);
+  }
+  if (!ok) fprintf(stderr, "%s: %s\n", spec, d.msg);
+  return ok;
+}
+
+static IrTensor call(IrInterp *it, const char *entry, const int64_t *syms, const IrTensor *in,
+                     int nin) {
+  IrTensor *outs = NULL, out = {0};
+  int nout = 0;
+  IrDiag d = {0};
+  bool ok = ir_interp_call(it, entry, syms, in, nin, &outs, &nout, &d);
+  CHECK(ok && nout >= 1);
+  if (!ok) fprintf(stderr, "%s: %s\n", entry, d.msg);
+  if (ok && nout >= 1) {
+    out = outs[0];
+    outs[0] = (IrTensor){0};
+  }
+  ir_tensors_free(outs, nout);
+  return out;
+}
+
+/* ---- 1. the tiny models ---- */
+
+#define PROMPT 6
+#define STEPS 3 /* prefill, decode, decode */
+
+static bool run_model(const IrModule *m, const FeWeights *w, int64_t vocab, IrTensor out[STEPS]) {
+  IrDiag d = {0};
+  IrInterp *it = ir_interp_new(m, &d);
+  bool ok = it && fe_bind_weights(it, m, w, &d);
+  CHECK(ok);
+  if (!ok) fprintf(stderr, "%s: %s\n", m->name, d.msg);
+  int sym_t = ir_module_find_sym(m, "T", 1), sym_p = ir_module_find_sym(m, "P", 1);
+  for (int step = 0; ok && step < STEPS; step++) {
+    int64_t n = step == 0 ? PROMPT : 1, pos = step == 0 ? 0 : PROMPT + step - 1;
+    IrTensor tok = ir_tensor_new(IR_I32, 1, (int64_t[]){n});
+    for (int64_t i = 0; i < n; i++) tok.i[i] = (5 * (pos + i) + 1) % vocab;
+    int64_t syms[IR_MAX_SYMS];
+    ir_interp_syms_unset(syms);
+    syms[sym_t] = n;
+    syms[sym_p] = pos;
+    out[step] = call(it, step == 0 ? "prefill" : "decode", syms, &tok, 1);
+    ir_tensor_free(&tok);
+  }
+  ir_interp_free(it);
+  return ok;
+}
+
+static bool is_fusible(const IrOp *op) {
+  return op->kind != IR_OP_CAST && (ir_op_spec(op->kind)->flags & IR_OPF_ELEMENTWISE) &&
+         op->out[0]->type.dtype == IR_F32;
+}
+
+/* No f32 elementwise op feeds, as its only use, another one. */
+static bool maximal(const IrFunc *f) {
+  for (int i = 0; i < f->nops; i++) {
+    const IrOp *op = f->ops[i];
+    for (int j = 0; is_fusible(op) && j < op->nin; j++) {
+      const IrValue *v = op->in[j];
+      if (v->kind == IR_VAL_RESULT && is_fusible(v->def) && v->def->in[0]->type.dtype == IR_F32 &&
+          ir_func_count_uses(f, v) == 1)
+        return false;
+    }
+  }
+  return true;
+}
+
+static IrModule *build(const FeModelDir *md, const char *pipeline, PassContext *ctx) {
+  IrDiag d = {0};
+  FeBuildOptions opt = {.max_context = 16, .all_logits = true};
+  IrModule *m = fe_build_module(&md->model, md->weights, &opt, &d);
+  CHECK(m != NULL);
+  if (m && !run_pipeline(m, pipeline, ctx)) {
+    ir_module_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+static void test_model(const char *name, const char *path) {
+  FeModelDir md;
+  IrDiag d = {0};
+  bool opened = fe_open_model_dir(path, true, &md, &d);
+  CHECK(opened);
+  if (!opened) {
+    fprintf(stderr, "%s: %s\n", name, d.msg);
+    return;
+  }
+  char fused_pipeline[512];
+  snprintf(fused_pipeline, sizeof fused_pipeline, "%s,fuse", pass_default_pipeline());
+  PassContext plain_ctx = {0}, ctx = {0};
+  IrModule *plain = build(&md, pass_default_pipeline(), &plain_ctx);
+  IrModule *m = build(&md, fused_pipeline, &ctx);
+  IrTensor want[STEPS] = {{0}}, got[STEPS] = {{0}};
+  if (plain && m && run_model(plain, md.weights, md.model.vocab, want) &&
+      run_model(m, md.weights, md.model.vocab, got)) {
+    for (int s = 0; s < STEPS; s++) {
+      char what[300];
+      snprintf(what, sizeof what, "%s %s %d", name, s ? "decode" : "prefill", s);
+      check_identical(what, &got[s], &want[s]);
+    }
+  }
+  if (m) {
+    int64_t epi = stat(&ctx, "matmul-epilogues");
+    printf("%-12s matmul-epilogues=%lld swiglu=%lld fused-chains=%lld ops-fused=%lld\n", name,
+           (long long)epi, (long long)stat(&ctx, "swiglu"), (long long)stat(&ctx, "fused-chains"),
+           (long long)stat(&ctx, "ops-fused"));
+    CHECK(epi >= 2 * md.model.layers * m->nfuncs); /* both residual adds of every layer */
+    for (int i = 0; i < m->nfuncs; i++) CHECK(maximal(m->funcs[i]));
+    PassContext again = {0};
+    CHECK(!pass_fuse(m, &again, &d) && !d.failed);
+  }
+  for (int s = 0; s < STEPS; s++) {
+    ir_tensor_free(&want[s]);
+    ir_tensor_free(&got[s]);
+  }
+  ir_module_free(plain);
+  ir_module_free(m);
+  fe_close_model_dir(&md);
+}
+
+static void test_tiny_models(void) {
+  const char *root = KILN_TEST_DATA "/tiny";
+  DIR *dir = opendir(root);
+  CHECK(dir != NULL);
+  int n = 0;
+  for (struct dirent *e; dir && (e = readdir(dir));) {
+    if (e->d_name[0] == '.') continue;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+    test_model(e->d_name, path);
+    n++;
+  }
+  if (dir) closedir(dir);
+  CHECK(n >= 7);
+}
+
+/* ---- 2. the lit cases on random inputs ---- */
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+  if (buf) buf[got] = 0;
+  fclose(f);
+  return buf;
+}
+
+static IrModule *parse_verified(const char *text, const char *name) {
+  IrDiag d = {0};
+  IrModule *m = ir_parse(text, strlen(text), name, &d);
+  bool ok = m && ir_verify(m, &d);
+  CHECK(ok);
+  if (!ok) fprintf(stderr, "%s: %s\n", name, d.msg);
+  return m;
+}
+
+static uint32_t rng = 77;
+
+static float random_value(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return (float)(rng >> 8) / (float)(1 << 22) - 2.0f; /* [-2, 2) */
+}
+
+static IrTensor random_tensor(const IrType *t, const int64_t *syms) {
+  int64_t shape[IR_MAX_RANK];
+  for (int j = 0; j < t->rank; j++) shape[j] = ir_dim_eval(t->dims[j], syms);
+  IrTensor x = ir_tensor_new(t->dtype == IR_I4 ? IR_I8 : t->dtype, t->rank, shape);
+  for (int64_t j = 0; x.f && j < ir_tensor_numel(&x); j++)
+    x.f[j] = ir_round_to_dtype(random_value(), t->dtype);
+  return x;
+}
+
+/* Random values for every parameter without an initializer. */
+static bool bind_random_params(IrInterp *it, const IrModule *m) {
+  for (int i = 0; i < m->nparams; i++) {
+    const IrValue *p = m->params[i];
+    if (p->init) continue;
+    IrTensor x = random_tensor(&p->type, (int64_t[IR_MAX_SYMS]){0});
+    IrDiag d = {0};
+    bool ok = ir_interp_bind_param(it, p->name, &x, &d);
+    ir_tensor_free(&x);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+static void compare_modules(const IrModule *before, const IrModule *after, const int64_t *tp) {
+  IrDiag d = {0};
+  IrInterp *ib = ir_interp_new(before, &d), *ia = ir_interp_new(after, &d);
+  uint32_t seed = rng;
+  bool ok = ib && ia && bind_random_params(ib, before);
+  rng = seed; /* the same parameter values for both */
+  ok = ok && bind_random_params(ia, after);
+  CHECK(ok);
+  int sym_t = ir_module_find_sym(before, "T", 1);
+  for (int i = 0; ok && i < before->nfuncs; i++) {
+    const IrFunc *f = before->funcs[i];
+    int64_t syms[IR_MAX_SYMS] = {0};
+    if (sym_t >= 0) syms[sym_t] = tp[0];
+    IrTensor args[16];
+    for (int k = 0; k < f->nargs && k < 16; k++) args[k] = random_tensor(&f->args[k]->type, syms);
+    IrTensor want = call(ib, f->name, syms, args, f->nargs);
+    IrTensor got = call(ia, f->name, syms, args, f->nargs);
+    char what[200];
+    snprintf(what, sizeof what, "%s @%s T=%lld", before->name, f->name, (long long)tp[0]);
+    check_identical(what, &got, &want);
+    ir_tensor_free(&want);
+    ir_tensor_free(&got);
+    for (int k = 0; k < f->nargs && k < 16; k++) ir_tensor_free(&args[k]);
+  }
+  ir_interp_free(ib);
+  ir_interp_free(ia);
+}
+
+static void test_lit_case(const char *file) {
+  char path[512];
+  snprintf(path, sizeof path, KILN_TEST_DATA "/../lit/passes/%s", file);
+  char *text = read_file(path);
+  CHECK(text != NULL);
+  if (!text) return;
+  IrModule *before = parse_verified(text, file);
+  IrModule *after = parse_verified(text, file);
+  PassContext ctx = {0};
+  CHECK(after && run_pipeline(after, "fuse", &ctx) && stat(&ctx, "ops-fused") > 0);
+  const int64_t tps[][2] = {{5, 0}, {1, 0}, {8, 0}};
+  for (int i = 0; before && after && i < 3; i++) compare_modules(before, after, tps[i]);
+  ir_module_free(before);
+  ir_module_free(after);
+  free(text);
+}
+
+/* ---- 3. with the attention pass ---- */
+
+static char *print_module(const IrModule *m) {
+  IrBuf b = {0};
+  ir_print_module(&b, m);
+  return b.data;
+}
+
+static int count_kind(const IrModule *m, IrOpKind k) {
+  int n = 0;
+  for (int i = 0; i < m->nfuncs; i++)
+    for (int j = 0; j < m->funcs[i]->nops; j++) n += m->funcs[i]->ops[j]->kind == k;
+  return n;
+}
+
+static void test_after_attention(void) {
+  char *text = read_file(KILN_TEST_DATA "/../lit/passes/attention.kir");
+  CHECK(text != NULL);
+  if (!text) return;
+  IrModule *m = parse_verified(text, "attention.kir");
+  char spec[512];
+  snprintf(spec, sizeof spec, "%s,fuse", pass_default_pipeline());
+  PassContext c1 = {0}, c2 = {0}, c3 = {0};
+  CHECK(m && run_pipeline(m, spec, &c1) && stat(&c1, "matmul-epilogues") > 0);
+  char *once = m ? print_module(m) : NULL;
+  int attention = m ? count_kind(m, IR_OP_ATTENTION) : 0;
+  CHECK(m && run_pipeline(m, spec, &c2));
+  char *twice = m ? print_module(m) : NULL;
+  CHECK(once && twice && strcmp(once, twice) == 0);
+  CHECK(m && run_pipeline(m, "attention", &c3) && count_kind(m, IR_OP_ATTENTION) == attention);
+  free(once);
+  free(twice);
+  ir_module_free(m);
+  free(text);
+}
+
+int main(void) {
+  test_tiny_models();
+  test_lit_case("fuse-chains.kir");
+  test_lit_case("fuse-epilogues.kir");
+  test_after_attention();
+  return check_report();
+}
