@@ -27,6 +27,8 @@ static void help(void) {
       "                        shared: shared library NAME with the runtime (+ same)\n"
       "                        ll, asm: LLVM IR or assembly text; kir: the optimized IR module\n"
       "                        (STEM is NAME without .o, .a or .so)\n"
+      "                        cu, ptx, cubin (--device=cuda): the kernels alone as CUDA C,\n"
+      "                        PTX, or CUBIN + PTX, each with the manifest STEM.json\n"
       "  --embed-weights       put the weights inside the artifact: no .kw file\n"
       "  --symbol=NAME         name of the KilnModelDesc (default kiln_model; not with exe)\n\n"
       "Model:\n"
@@ -39,7 +41,9 @@ static void help(void) {
       "  --target=TRIPLE       cross-compile: x86_64-linux-gnu, aarch64-linux-gnu, ...\n"
       "                        (default: this machine)\n"
       "  --cpu=NAME            target CPU (default: this machine's; 'generic' across)\n"
-      "  --features=LIST       target features, +avx2,-avx512f,... (default: the CPU's)\n\n"
+      "  --features=LIST       target features, +avx2,-avx512f,... (default: the CPU's)\n"
+      "  --device=cpu|cuda     cpu (default), or cuda: with --emit=cu|ptx|cubin only, for now\n"
+      "  --gpu-arch=sm_NN      CUDA architecture of the CUBIN (default sm_90)\n\n"
       "Linking (exe, lib, shared):\n"
       "  --cc=CMD              C compiler that links (default: $CC, else cc); needed to\n"
       "                        link an executable or shared library for another target\n"
@@ -96,8 +100,8 @@ static bool value_flag(CliArgs *a, CompileOptions *o, bool *bad) {
   if (cli_value(a, "-o", &v)) o->output = v;
   else if (cli_value(a, "--emit", &v)) {
     if (v && !compile_emit_from_name(v, &o->emit))
-      *bad = true, cli_usage_error("compile", "--emit expects exe, obj, lib, shared, ll, asm or "
-                                              "kir, got '%s'", v);
+      *bad = true, cli_usage_error("compile", "--emit expects exe, obj, lib, shared, ll, asm, "
+                                              "kir, cu, ptx or cubin, got '%s'", v);
   } else if (cli_value(a, "--max-context", &v)) {
     *bad = !parse_count("--max-context", v, 1, INT32_MAX, &o->max_context);
   } else if (cli_value(a, "--max-tokens", &v)) {
@@ -108,6 +112,15 @@ static bool value_flag(CliArgs *a, CompileOptions *o, bool *bad) {
   } else if (cli_value(a, "--target", &v)) o->triple = v;
   else if (cli_value(a, "--cpu", &v)) o->cpu = v;
   else if (cli_value(a, "--features", &v)) o->features = v;
+  else if (cli_value(a, "--device", &v)) {
+    if (v && strcmp(v, "cpu") && strcmp(v, "cuda"))
+      *bad = true, cli_usage_error("compile", "--device expects cpu or cuda, got '%s'", v);
+    o->device_cuda = v && strcmp(v, "cuda") == 0;
+  } else if (cli_value(a, "--gpu-arch", &v)) {
+    o->gpu_arch = v;
+    if (v && (strncmp(v, "sm_", 3) != 0 || !v[3] || strspn(v + 3, "0123456789a") != strlen(v + 3)))
+      *bad = true, cli_usage_error("compile", "--gpu-arch expects sm_NN (sm_80, sm_90, ...), got '%s'", v);
+  }
   else if (cli_value(a, "--symbol", &v)) {
     o->symbol = v;
     if (v && !is_identifier(v))
@@ -148,6 +161,12 @@ static int parse_flags(int argc, char **argv, CompileOptions *o) {
     return cli_usage_error("compile", "--replay belongs to 'kiln opt'; give --passes=LIST");
   if (!o->model) return cli_usage_error("compile", "no model given; see 'kiln compile --help'");
   if (!o->output) return cli_usage_error("compile", "no output name; give -o NAME");
+  if (compile_emit_is_cuda(o->emit) && !o->device_cuda)
+    return cli_usage_error("compile", "--emit=cu, ptx and cubin are CUDA kernels; give "
+                                      "--device=cuda");
+  if (o->device_cuda && !compile_emit_is_cuda(o->emit))
+    return cli_usage_error("compile", "--device=cuda writes the kernels alone for now: give "
+                                      "--emit=cu, ptx or cubin (CUDA executables are not built yet)");
   if (o->emit == COMPILE_EXE && strcmp(o->symbol, "kiln_model") != 0)
     return cli_usage_error("compile", "--symbol applies to obj, lib and shared; an executable's "
                                       "model is always kiln_model");

@@ -31,6 +31,7 @@ typedef struct {
   const char *main_tmp;   /* temporary of NAME */
   const char *kw_tmp;     /* temporary of the weights file, or NULL */
   const char *header_tmp; /* temporary of STEM.h, or NULL */
+  const char *cuda_tmp[3], *cuda_ext[3]; /* --device=cuda outputs: temporaries, extensions */
   AlRuntime rt;           /* exe, lib, shared */
   bool have_rt;
   /* the weights: data area in memory, or mapped inside the .kw temporary */
@@ -46,6 +47,8 @@ typedef struct {
 bool ce_pack_weights(Compile *c, IrDiag *d);
 void ce_hash(Compile *c);
 bool ce_write_kir(Compile *c, IrDiag *d);
+/* ---- compile_cuda.c ---- */
+bool ce_write_cuda(Compile *c, IrDiag *d);
 bool ce_generate(Compile *c, IrDiag *d);
 bool ce_write_header(Compile *c, IrDiag *d);
 bool ce_finish_weights(Compile *c, IrDiag *d);

@@ -10,7 +10,8 @@
 #include "cli.h"
 
 bool compile_emit_from_name(const char *s, CompileEmit *out) {
-  static const char *const names[] = {"exe", "obj", "lib", "shared", "ll", "asm", "kir"};
+  static const char *const names[] = {"exe", "obj", "lib", "shared", "ll", "asm", "kir",
+                                      "cu",  "ptx", "cubin"};
   for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
     if (strcmp(s, names[i]) == 0) return *out = (CompileEmit)i, true;
   return false;
@@ -241,7 +242,17 @@ static bool run_passes(Compile *c, IrDiag *d) {
   char *reproducer = pf.po.reproducer ? NULL : cli_concat(c->o->output, ".reproducer.kir");
   if (reproducer) pf.po.reproducer = reproducer;
   pf.po.target = &c->ktarget;
+  /* The CUDA kernels read weights row-major: panels are the CPU
+   * micro-kernel's layout. */
+  char *cuda_pipeline = NULL;
+  if (c->o->device_cuda && !pf.passes && c->o->graph_opt >= 2) {
+    cuda_pipeline = cli_strdup(pass_default_pipeline());
+    char *pw = strstr(cuda_pipeline, ",pack-weights");
+    if (pw) memmove(pw, pw + strlen(",pack-weights"), strlen(pw + strlen(",pack-weights")) + 1);
+    pf.passes = cuda_pipeline;
+  }
   bool ok = pass_flags_run(&pf, "compile", c->m, c->o->graph_opt, d);
+  free(cuda_pipeline);
   free(reproducer);
   return ok;
 }
@@ -280,7 +291,7 @@ static void print_requested(const Compile *c) {
 
 /* NAME without an artifact extension: "out/tiny.o" -> "out/tiny". */
 static char *stem_of(const char *name) {
-  static const char *const exts[] = {".o", ".obj", ".a", ".so", ".dylib"};
+  static const char *const exts[] = {".o", ".obj", ".a", ".so", ".dylib", ".cu", ".ptx", ".cubin"};
   char *s = cli_strdup(name);
   for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
     if (ends_with(s, exts[i]) && strlen(s) > strlen(exts[i])) s[strlen(s) - strlen(exts[i])] = '\0';
@@ -325,10 +336,27 @@ static bool reserve_headers(Compile *c, IrDiag *d) {
   return ok;
 }
 
+/* --device=cuda: STEM.cu, STEM.ptx or STEM.cubin + STEM.ptx, and STEM.json. */
+static bool reserve_cuda_outputs(Compile *c, IrDiag *d) {
+  static const char *const exts[][3] = {{".cu", ".json"}, {".ptx", ".json"},
+                                        {".cubin", ".ptx", ".json"}};
+  const char *const *e = exts[c->o->emit - COMPILE_CU];
+  c->stem = stem_of(c->o->output);
+  bool ok = true;
+  for (int i = 0; i < 3 && e[i] && ok; i++) {
+    char *name = cli_concat(c->stem, e[i]);
+    c->cuda_ext[i] = e[i];
+    ok = reserve(c, name, false, &c->cuda_tmp[i], d);
+    free(name);
+  }
+  return ok;
+}
+
 /* Creates every output's temporary: an unwritable place fails here. */
 static bool reserve_outputs(Compile *c, IrDiag *d) {
   const CompileOptions *o = c->o;
   CompileEmit e = o->emit;
+  if (compile_emit_is_cuda(e)) return reserve_cuda_outputs(c, d);
   bool with_header = e == COMPILE_OBJ || e == COMPILE_LIB || e == COMPILE_SHARED;
   bool with_kw = (e == COMPILE_EXE || with_header) && !o->embed_weights;
   c->stem = e == COMPILE_EXE ? cli_strdup(o->output) : stem_of(o->output);
@@ -350,7 +378,9 @@ static bool steps(Compile *c, IrDiag *d) {
             set_bounds(c, d) && run_passes(c, d) && build_plan(c, d);
   if (!ok) return false;
   print_requested(c);
-  if (!reserve_outputs(c, d) || !ce_pack_weights(c, d)) return false;
+  if (!reserve_outputs(c, d)) return false;
+  if (compile_emit_is_cuda(c->o->emit)) return ce_write_cuda(c, d) && co_commit(&c->out, d);
+  if (!ce_pack_weights(c, d)) return false;
   ce_hash(c);
   if (c->o->emit == COMPILE_KIR) return ce_write_kir(c, d) && co_commit(&c->out, d);
   return ce_generate(c, d) && ce_write_header(c, d) && ce_finish_weights(c, d) &&

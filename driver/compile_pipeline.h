@@ -14,6 +14,8 @@
  *   shared  NAME (shared library with the runtime), the same
  *   ll/asm  NAME (LLVM IR / assembly text, for reading)
  *   kir     NAME (the optimized module as IR text, for `kiln run-ir`)
+ *   cu, ptx, cubin (--device=cuda): STEM.cu / STEM.ptx / STEM.cubin + STEM.ptx,
+ *           and STEM.json, the launch manifest (STEM: NAME without the extension)
  *
  * The model hash stamped into the code, the weights file and the header
  * is kiln_hash64 over the printed optimized IR, continued over the weights
@@ -35,7 +37,15 @@ typedef enum {
   COMPILE_LL,
   COMPILE_ASM,
   COMPILE_KIR,
+  COMPILE_CU,    /* --device=cuda: STEM.cu + STEM.json (the manifest) */
+  COMPILE_PTX,   /* STEM.ptx + STEM.json */
+  COMPILE_CUBIN, /* STEM.cubin + STEM.ptx + STEM.json */
 } CompileEmit;
+
+/* The kernels alone for another runtime (codegen/cuda). */
+static inline bool compile_emit_is_cuda(CompileEmit e) {
+  return e == COMPILE_CU || e == COMPILE_PTX || e == COMPILE_CUBIN;
+}
 
 /* "exe" -> COMPILE_EXE; false for an unknown name. */
 bool compile_emit_from_name(const char *s, CompileEmit *out);
@@ -58,6 +68,8 @@ typedef struct {
   const struct FeWeights *weights;
   int llvm_opt;            /* --llvm-opt, 0..3 */
   const char *triple, *cpu, *features; /* NULL: the host's */
+  bool device_cuda;        /* --device=cuda */
+  const char *gpu_arch;    /* --gpu-arch=sm_NN (NULL: sm_90) */
   const char *symbol;      /* the KilnModelDesc's name */
   const char *cc;          /* --cc, or NULL */
   const char *runtime_dir; /* --runtime-dir, or NULL */
