@@ -130,6 +130,9 @@ bool ir_type_eq(const IrType *a, const IrType *b);
 bool ir_shape_eq(const IrType *a, const IrType *b); /* dims only */
 /* Number of elements if every dim is constant, else -1. */
 int64_t ir_type_const_numel(const IrType *t);
+/* Numpy broadcast of *acc with t, into *acc (dtype kept); false when a
+ * pair of dims is neither equal nor 1. */
+bool ir_type_broadcast_into(IrType *acc, const IrType *t);
 
 /* ---- ops and attributes (ir_ops.c, ir_ops.def) ----------------------- */
 

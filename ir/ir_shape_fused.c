@@ -40,8 +40,8 @@ static bool need_f32(const IrOp *op, int i, IrDiag *d) {
               ir_dtype_name(op->in[i]->type.dtype));
 }
 
-/* Numpy broadcast of acc and t into acc; false on a conflict. */
-static bool broadcast_into(IrType *acc, const IrType *t) {
+/* Numpy broadcast of acc and t into acc (ir.h); false on a conflict. */
+bool ir_type_broadcast_into(IrType *acc, const IrType *t) {
   int n = acc->rank > t->rank ? acc->rank : t->rank;
   IrType o = {.dtype = acc->dtype, .rank = n};
   for (int i = 0; i < n; i++) {
@@ -70,7 +70,7 @@ bool ir_shape_fused(const IrModule *m, const IrOp *op, IrType *out, IrDiag *d) {
     if (!need_f32(op, i, d)) return false;
     if (!uses_operand(&e, i)) return fail(op, d, "operand %d is not used by the expression", i);
     IrType before = o;
-    if (!broadcast_into(&o, &op->in[i]->type))
+    if (!ir_type_broadcast_into(&o, &op->in[i]->type))
       return fail(op, d, "cannot broadcast operand %d of type %s with the earlier operands' shape %s",
                   i, ir_type_text(m, &op->in[i]->type).s, ir_type_text(m, &before).s);
   }
@@ -100,7 +100,7 @@ bool ir_shape_matmul_epilogue(const IrModule *m, const IrOp *op, const IrType *o
     if (!need_f32(op, i, d)) return false;
     if (!uses_operand(&e, i)) return fail(op, d, "operand %d is not used by the epilogue", i);
     IrType b = *out;
-    if (!broadcast_into(&b, &op->in[i]->type) || !ir_shape_eq(&b, out))
+    if (!ir_type_broadcast_into(&b, &op->in[i]->type) || !ir_shape_eq(&b, out))
       return fail(op, d, "operand %d has type %s, which does not broadcast to the result shape %s",
                   i, ir_type_text(m, &op->in[i]->type).s, ir_type_text(m, out).s);
   }

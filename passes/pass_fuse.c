@@ -112,24 +112,6 @@ static bool inlinable_const(const IrValue *v, double *value) {
          pass_const_value(v, value);
 }
 
-/* Numpy broadcast of acc with t; false on a conflict. */
-static bool broadcast_into(IrType *acc, const IrType *t) {
-  int n = acc->rank > t->rank ? acc->rank : t->rank;
-  IrType o = {.dtype = acc->dtype, .rank = n};
-  for (int i = 0; i < n; i++) {
-    int ia = i - (n - acc->rank), it = i - (n - t->rank);
-    IrDim da = ia >= 0 ? acc->dims[ia] : ir_dim_const(1);
-    IrDim dt = it >= 0 ? t->dims[it] : ir_dim_const(1);
-    if (ir_dim_eq(da, dt) || ir_dim_eq(dt, ir_dim_const(1)))
-      o.dims[i] = da;
-    else if (ir_dim_eq(da, ir_dim_const(1)))
-      o.dims[i] = dt;
-    else
-      return false;
-  }
-  *acc = o;
-  return true;
-}
 
 /* Leaf k's node form: slot[k] >= 0 is operand $slot[k]; -1 an inlined
  * constant; -2 the accumulator. */
@@ -220,7 +202,7 @@ static bool fuse_epilogue(Fuser *fz, Tree *t, PassContext *ctx) {
       slot[k] = -2;
     } else if (inlinable_const(t->leaf[k], &v) && t->leaf[k]->type.rank <= out->rank) {
       slot[k] = -1;
-    } else if (broadcast_into(&b, &t->leaf[k]->type) && ir_shape_eq(&b, out)) {
+    } else if (ir_type_broadcast_into(&b, &t->leaf[k]->type) && ir_shape_eq(&b, out)) {
       slot[k] = nin;
       in[nin++] = t->leaf[k];
     } else {
@@ -253,7 +235,7 @@ static bool fuse_chain(Fuser *fz, Tree *t, PassContext *ctx) {
   for (int k = 0; k < t->nleaves; k++) {
     double v;
     if (inlinable_const(t->leaf[k], &v)) continue;
-    broadcast_into(&shape, &t->leaf[k]->type);
+    ir_type_broadcast_into(&shape, &t->leaf[k]->type);
     slot[k] = nin;
     in[nin++] = t->leaf[k];
   }

@@ -76,7 +76,7 @@ expect_error "--all-logits on a last-row prefill" out \
 # Usage errors.
 expect_error "no output" out "kiln compile: no output name; give -o NAME" "$KILN" compile "$kir"
 expect_error "bad --emit" out \
-  "kiln compile: --emit expects exe, obj, lib, shared, ll, asm or kir, got 'elf'" \
+  "kiln compile: --emit expects exe, obj, lib, shared, ll, asm, kir, cu, ptx or cubin, got 'elf'" \
   "$KILN" compile "$kir" -o out/m --emit=elf
 expect_error "--symbol with exe" out \
   "kiln compile: --symbol applies to obj, lib and shared; an executable's model is always kiln_model" \
