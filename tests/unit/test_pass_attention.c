@@ -25,6 +25,7 @@
 #include "fe.h"
 #include "interp.h"
 #include "pass.h"
+#include "test_tiny.h"
 
 #define REL_TOL 1e-5
 
@@ -34,92 +35,10 @@ static int count_ops(const IrFunc *f, IrOpKind k) {
   return n;
 }
 
-static int64_t stat(const PassContext *s, const char *name) {
-  for (int i = 0; i < s->n; i++)
-    if (strcmp(s->c[i].name, name) == 0) return s->c[i].value;
-  return 0;
-}
-
-static bool same_value(float a, float b) {
-  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
-  if (isinf(a) || isinf(b)) return a == b;
-  return fabs((double)a - (double)b) <= REL_TOL * fmax(1.0, fabs((double)b));
-}
-
-/* after == before within the tolerance; reports the first difference. */
-static void check_same(const char *what, const IrTensor *after, const IrTensor *before) {
-  bool shape = after->rank == before->rank && after->dtype == before->dtype &&
-               memcmp(after->shape, before->shape, sizeof(int64_t) * (size_t)after->rank) == 0;
-  CHECK(shape);
-  if (!shape || !after->f || !before->f) return;
-  int64_t n = ir_tensor_numel(after), bad = -1;
-  for (int64_t i = 0; i < n && bad < 0; i++)
-    if (!same_value(after->f[i], before->f[i])) bad = i;
-  check_count++;
-  if (bad >= 0) {
-    check_failures++;
-    fprintf(stderr, "%s: element %lld is %.9g after the pass, %.9g before\n", what,
-            (long long)bad, after->f[bad], before->f[bad]);
-  }
-}
-
-static bool run_pipeline(IrModule *m, const char *spec, PassContext *ctx) {
-  IrDiag d = {0};
-  PassPipeline p;
-  bool ok = pass_pipeline_parse(spec, &p, &d);
-  for (int i = 0; ok && i < p.n; i++) {
-    p.passes[i]->run(m, ctx, &d);
-    ok = !d.failed && ir_verify(m, &d);
-  }
-  if (!ok) fprintf(stderr, "%s: %s\n", spec, d.msg);
-  return ok;
-}
-
-/* One call of `entry` with the given symbols; the first output, or an
- * empty tensor after a failed check. */
-static IrTensor call(IrInterp *it, const char *entry, const int64_t *syms, const IrTensor *in,
-                     int nin) {
-  IrTensor *outs = NULL, out = {0};
-  int nout = 0;
-  IrDiag d = {0};
-  bool ok = ir_interp_call(it, entry, syms, in, nin, &outs, &nout, &d);
-  CHECK(ok && nout >= 1);
-  if (!ok) fprintf(stderr, "%s: %s\n", entry, d.msg);
-  if (ok && nout >= 1) {
-    out = outs[0];
-    outs[0] = (IrTensor){0};
-  }
-  ir_tensors_free(outs, nout);
-  return out;
-}
-
 /* ---- 1. the tiny models ---- */
 
-#define PROMPT 6
+#define PROMPT TT_PROMPT
 #define STEPS 3 /* prefill, decode, decode */
-
-/* Prefill of PROMPT tokens, then two decodes, on a fresh interpreter. */
-static bool run_model(const IrModule *m, const FeWeights *w, int64_t vocab, IrTensor out[STEPS]) {
-  IrDiag d = {0};
-  IrInterp *it = ir_interp_new(m, &d);
-  bool ok = it && fe_bind_weights(it, m, w, &d);
-  CHECK(ok);
-  if (!ok) fprintf(stderr, "%s: %s\n", m->name, d.msg);
-  int sym_t = ir_module_find_sym(m, "T", 1), sym_p = ir_module_find_sym(m, "P", 1);
-  for (int step = 0; ok && step < STEPS; step++) {
-    int64_t n = step == 0 ? PROMPT : 1, pos = step == 0 ? 0 : PROMPT + step - 1;
-    IrTensor tok = ir_tensor_new(IR_I32, 1, (int64_t[]){n});
-    for (int64_t i = 0; i < n; i++) tok.i[i] = (5 * (pos + i) + 1) % vocab;
-    int64_t syms[IR_MAX_SYMS];
-    ir_interp_syms_unset(syms);
-    syms[sym_t] = n;
-    syms[sym_p] = pos;
-    out[step] = call(it, step == 0 ? "prefill" : "decode", syms, &tok, 1);
-    ir_tensor_free(&tok);
-  }
-  ir_interp_free(it);
-  return ok;
-}
 
 /* Builds the model, runs `pipeline` on it; checks the pass fired once per
  * layer per entry and left no mask behind, and that a second run of the
@@ -134,8 +53,8 @@ static IrModule *build_and_fuse(const FeModelDir *md, const char *name, const ch
   for (int i = 0; i < m->nfuncs && i < 8; i++)
     softmax_before[i] = count_ops(m->funcs[i], IR_OP_SOFTMAX);
   PassContext stats = {0};
-  CHECK(run_pipeline(m, pipeline, &stats));
-  CHECK(stat(&stats, "fused") == md->model.layers * m->nfuncs);
+  CHECK(tt_run_pipeline(m, pipeline, &stats));
+  CHECK(tt_stat(&stats, "fused") == md->model.layers * m->nfuncs);
   for (int i = 0; i < m->nfuncs && i < 8; i++) {
     const IrFunc *f = m->funcs[i];
     bool per_layer = count_ops(f, IR_OP_ATTENTION) == md->model.layers &&
@@ -162,16 +81,16 @@ static void test_model(const char *name, const char *path) {
   FeBuildOptions opt = {.max_context = 16, .all_logits = true};
   IrModule *plain = fe_build_module(&md.model, md.weights, &opt, &d);
   IrTensor want[STEPS] = {{0}};
-  CHECK(plain && run_model(plain, md.weights, md.model.vocab, want));
+  CHECK(plain && tt_run_model(plain, md.weights, md.model.vocab, STEPS, want));
   const char *pipelines[] = {"attention", "canonicalize,fold,canonicalize,cse,dce,attention,dce"};
   for (int p = 0; p < 2; p++) {
     IrModule *m = build_and_fuse(&md, name, pipelines[p]);
     IrTensor got[STEPS] = {{0}};
-    if (m && run_model(m, md.weights, md.model.vocab, got)) {
+    if (m && tt_run_model(m, md.weights, md.model.vocab, STEPS, got)) {
       char what[400];
       for (int s = 0; s < STEPS; s++) {
         snprintf(what, sizeof what, "%s (%s) %s", name, pipelines[p], s ? "decode" : "prefill");
-        check_same(what, &got[s], &want[s]);
+        tt_check_close(what, &got[s], &want[s], REL_TOL);
       }
     }
     for (int s = 0; s < STEPS; s++) ir_tensor_free(&got[s]);
@@ -182,36 +101,7 @@ static void test_model(const char *name, const char *path) {
   fe_close_model_dir(&md);
 }
 
-static void test_tiny_models(void) {
-  const char *root = KILN_TEST_DATA "/tiny";
-  DIR *dir = opendir(root);
-  CHECK(dir != NULL);
-  int n = 0;
-  for (struct dirent *e; dir && (e = readdir(dir));) {
-    if (e->d_name[0] == '.') continue;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-    test_model(e->d_name, path);
-    n++;
-  }
-  if (dir) closedir(dir);
-  CHECK(n >= 7);
-}
-
 /* ---- 2. the lit cases on random inputs ---- */
-
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-  if (buf) buf[got] = 0;
-  fclose(f);
-  return buf;
-}
 
 static IrModule *parse_verified(const char *text, const char *name) {
   IrDiag d = {0};
@@ -256,12 +146,12 @@ static void compare_modules(const IrModule *before, const IrModule *after, const
     if (sym_t >= 0) syms[sym_t] = tp[0];
     if (sym_p >= 0) syms[sym_p] = tp[1];
     IrTensor *args = random_args(f, syms);
-    IrTensor want = call(ib, f->name, syms, args, f->nargs);
-    IrTensor got = call(ia, f->name, syms, args, f->nargs);
+    IrTensor want = tt_call(ib, f->name, syms, args, f->nargs);
+    IrTensor got = tt_call(ia, f->name, syms, args, f->nargs);
     char what[200];
     snprintf(what, sizeof what, "%s @%s T=%lld P=%lld", before->name, f->name, (long long)tp[0],
              (long long)tp[1]);
-    check_same(what, &got, &want);
+    tt_check_close(what, &got, &want, REL_TOL);
     ir_tensor_free(&want);
     ir_tensor_free(&got);
     ir_tensors_free(args, f->nargs);
@@ -271,13 +161,13 @@ static void compare_modules(const IrModule *before, const IrModule *after, const
 }
 
 static void test_lit_cases(void) {
-  char *text = read_file(KILN_TEST_DATA "/../lit/passes/attention.kir");
+  char *text = tt_read_file(KILN_TEST_DATA "/../lit/passes/attention.kir");
   CHECK(text != NULL);
   if (!text) return;
   IrModule *before = parse_verified(text, "attention.kir");
   IrModule *after = parse_verified(text, "attention.kir");
   PassContext stats = {0};
-  CHECK(after && run_pipeline(after, "attention", &stats) && stat(&stats, "fused") > 0);
+  CHECK(after && tt_run_pipeline(after, "attention", &stats) && tt_stat(&stats, "fused") > 0);
   const int64_t tps[][2] = {{5, 3}, {1, 7}, {3, 0}};
   for (int i = 0; before && after && i < 3; i++) compare_modules(before, after, tps[i]);
   ir_module_free(before);
@@ -343,7 +233,7 @@ static void check_masked(const IrModule *before, const IrModule *after, const ch
   syms[ir_module_find_sym(before, "P", 1)] = p;
   IrTensor *args = random_args(f, syms), outs[2] = {{0}};
   for (int k = 0; k < 2 && its[0] && its[1]; k++) {
-    outs[k] = call(its[k], entry, syms, args, f->nargs);
+    outs[k] = tt_call(its[k], entry, syms, args, f->nargs);
     if (!outs[k].f) continue;
     for (int64_t h = 0; h < 2; h++) {
       for (int64_t r = 0; r < outs[k].shape[1]; r++) {
@@ -356,7 +246,7 @@ static void check_masked(const IrModule *before, const IrModule *after, const ch
       }
     }
   }
-  if (outs[0].f && outs[1].f) check_same(entry, &outs[1], &outs[0]);
+  if (outs[0].f && outs[1].f) tt_check_close(entry, &outs[1], &outs[0], REL_TOL);
   ir_tensor_free(&outs[0]);
   ir_tensor_free(&outs[1]);
   ir_tensors_free(args, f->nargs);
@@ -368,8 +258,8 @@ static void test_fully_masked_rows(void) {
   IrModule *before = parse_verified(masked_text, "masked");
   IrModule *after = parse_verified(masked_text, "masked");
   PassContext stats = {0};
-  CHECK(before && after && run_pipeline(after, "attention", &stats));
-  CHECK(stat(&stats, "fused") == 3);
+  CHECK(before && after && tt_run_pipeline(after, "attention", &stats));
+  CHECK(tt_stat(&stats, "fused") == 3);
   if (!before || !after) {
     ir_module_free(before);
     ir_module_free(after);
@@ -387,7 +277,7 @@ static void test_fully_masked_rows(void) {
 }
 
 int main(void) {
-  test_tiny_models();
+  tt_for_each_tiny(test_model);
   test_lit_cases();
   test_fully_masked_rows();
   return check_report();

@@ -29,6 +29,7 @@
 #include "fe.h"
 #include "interp.h"
 #include "pass.h"
+#include "test_tiny.h"
 #include "target.h"
 
 #define REL_TOL 1e-5
@@ -37,12 +38,6 @@ static int count_ops(const IrFunc *f, IrOpKind k) {
   int n = 0;
   for (int i = 0; i < f->nops; i++) n += f->ops[i]->kind == k;
   return n;
-}
-
-static int64_t stat(const PassContext *s, const char *name) {
-  for (int i = 0; i < s->n; i++)
-    if (strcmp(s->c[i].name, name) == 0) return s->c[i].value;
-  return 0;
 }
 
 /* ---- 1. shape rules ---- */
@@ -216,80 +211,8 @@ static void test_interpreter(void) {
 
 /* ---- 3. the tiny models ---- */
 
-#define PROMPT 6
+#define PROMPT TT_PROMPT
 #define STEPS 7 /* prefill, then decodes at positions 6..11 */
-
-static bool same_value(float a, float b) {
-  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
-  if (isinf(a) || isinf(b)) return a == b;
-  return fabs((double)a - (double)b) <= REL_TOL * fmax(1.0, fabs((double)b));
-}
-
-static void check_same(const char *what, const IrTensor *after, const IrTensor *before) {
-  bool shape = after->rank == before->rank && after->dtype == before->dtype &&
-               memcmp(after->shape, before->shape, sizeof(int64_t) * (size_t)after->rank) == 0;
-  CHECK(shape);
-  if (!shape || !after->f || !before->f) return;
-  int64_t n = ir_tensor_numel(after), bad = -1;
-  for (int64_t i = 0; i < n && bad < 0; i++)
-    if (!same_value(after->f[i], before->f[i])) bad = i;
-  check_count++;
-  if (bad >= 0) {
-    check_failures++;
-    fprintf(stderr, "%s: element %lld is %.9g after the pass, %.9g before\n", what,
-            (long long)bad, after->f[bad], before->f[bad]);
-  }
-}
-
-static IrTensor call(IrInterp *it, const char *entry, const int64_t *syms, const IrTensor *in,
-                     int nin) {
-  IrTensor *outs = NULL, out = {0};
-  int nout = 0;
-  IrDiag d = {0};
-  bool ok = ir_interp_call(it, entry, syms, in, nin, &outs, &nout, &d);
-  CHECK(ok && nout >= 1);
-  if (!ok) fprintf(stderr, "%s: %s\n", entry, d.msg);
-  if (ok && nout >= 1) {
-    out = outs[0];
-    outs[0] = (IrTensor){0};
-  }
-  ir_tensors_free(outs, nout);
-  return out;
-}
-
-static bool run_model(const IrModule *m, const FeWeights *w, int64_t vocab, IrTensor out[STEPS]) {
-  IrDiag d = {0};
-  IrInterp *it = ir_interp_new(m, &d);
-  bool ok = it && fe_bind_weights(it, m, w, &d);
-  CHECK(ok);
-  if (!ok) fprintf(stderr, "%s: %s\n", m->name, d.msg);
-  int sym_t = ir_module_find_sym(m, "T", 1), sym_p = ir_module_find_sym(m, "P", 1);
-  for (int step = 0; ok && step < STEPS; step++) {
-    int64_t n = step == 0 ? PROMPT : 1, pos = step == 0 ? 0 : PROMPT + step - 1;
-    IrTensor tok = ir_tensor_new(IR_I32, 1, (int64_t[]){n});
-    for (int64_t i = 0; i < n; i++) tok.i[i] = (int32_t)((7 * (pos + i) + 2) % vocab);
-    int64_t syms[IR_MAX_SYMS];
-    ir_interp_syms_unset(syms);
-    syms[sym_t] = n;
-    syms[sym_p] = pos;
-    out[step] = call(it, step == 0 ? "prefill" : "decode", syms, &tok, 1);
-    ir_tensor_free(&tok);
-  }
-  ir_interp_free(it);
-  return ok;
-}
-
-static bool run_passes(IrModule *m, const char *spec, PassContext *ctx) {
-  IrDiag d = {0};
-  PassPipeline p;
-  bool ok = pass_pipeline_parse(spec, &p, &d);
-  for (int i = 0; ok && i < p.n; i++) {
-    p.passes[i]->run(m, ctx, &d);
-    ok = !d.failed && ir_verify(m, &d);
-  }
-  if (!ok) fprintf(stderr, "%s: %s\n", spec, d.msg);
-  return ok;
-}
 
 /* A target like the default one with 4 positions a chunk. */
 static KTarget small_chunks(void) {
@@ -304,7 +227,7 @@ static IrModule *build(const FeModelDir *md, const char *pipeline, PassContext *
   IrModule *m = fe_build_module(&md->model, md->weights, &opt, &d);
   CHECK(m != NULL);
   if (!m) fprintf(stderr, "%s\n", d.msg);
-  if (m && !run_passes(m, pipeline, ctx)) {
+  if (m && !tt_run_pipeline(m, pipeline, ctx)) {
     ir_module_free(m);
     return NULL;
   }
@@ -335,7 +258,7 @@ static void test_model(const char *name, const char *path) {
     int layers = md.model.layers;
     const IrFunc *dec = ir_module_find_func(after, "decode");
     const IrFunc *pre = ir_module_find_func(after, "prefill");
-    CHECK(stat(&c1, "split") == layers);
+    CHECK(tt_stat(&c1, "split") == layers);
     CHECK(dec && count_ops(dec, IR_OP_ATTENTION_SPLIT) == layers &&
           count_ops(dec, IR_OP_ATTENTION_MERGE) == layers && count_ops(dec, IR_OP_ATTENTION) == 0);
     CHECK(pre && count_ops(pre, IR_OP_ATTENTION) == layers &&
@@ -343,12 +266,12 @@ static void test_model(const char *name, const char *path) {
     PassContext again = {.target = &kt};
     CHECK(!pass_attention_split(after, &again, &d) && !d.failed);
     IrTensor want[STEPS] = {{0}}, got[STEPS] = {{0}};
-    if (run_model(before, md.weights, md.model.vocab, want) &&
-        run_model(after, md.weights, md.model.vocab, got)) {
+    if (tt_run_model(before, md.weights, md.model.vocab, STEPS, want) &&
+        tt_run_model(after, md.weights, md.model.vocab, STEPS, got)) {
       for (int s = 0; s < STEPS; s++) {
         char what[600];
         snprintf(what, sizeof what, "%s (%s) step %d", name, split, s);
-        check_same(what, &got[s], &want[s]);
+        tt_check_close(what, &got[s], &want[s], REL_TOL);
       }
     }
     for (int s = 0; s < STEPS; s++) {
@@ -361,36 +284,7 @@ static void test_model(const char *name, const char *path) {
   fe_close_model_dir(&md);
 }
 
-static void test_tiny_models(void) {
-  const char *root = KILN_TEST_DATA "/tiny";
-  DIR *dir = opendir(root);
-  CHECK(dir != NULL);
-  int n = 0;
-  for (struct dirent *e; dir && (e = readdir(dir));) {
-    if (e->d_name[0] == '.') continue;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-    test_model(e->d_name, path);
-    n++;
-  }
-  if (dir) closedir(dir);
-  CHECK(n >= 7);
-}
-
 /* ---- 4. the lit cases on random inputs ---- */
-
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-  if (buf) buf[got] = 0;
-  fclose(f);
-  return buf;
-}
 
 static uint32_t rng = 77;
 
@@ -414,8 +308,8 @@ static void compare_funcs(const IrModule *before, const IrModule *after, const i
       for (int64_t j = 0; j < ir_tensor_numel(&args[a]); j++)
         args[a].f[j] = ir_round_to_dtype(random_value(), t->dtype);
     }
-    IrTensor want = call(ib, f->name, syms, args, f->nargs);
-    IrTensor got = call(ia, f->name, syms, args, f->nargs);
+    IrTensor want = tt_call(ib, f->name, syms, args, f->nargs);
+    IrTensor got = tt_call(ia, f->name, syms, args, f->nargs);
     char what[200];
     snprintf(what, sizeof what, "attention-split.kir @%s", f->name);
     if (f->result_types[0].dtype == IR_BF16) {
@@ -423,7 +317,7 @@ static void compare_funcs(const IrModule *before, const IrModule *after, const i
       for (int64_t e = 0; want.f && got.f && e < ir_tensor_numel(&want); e++)
         CHECK(fabs(got.f[e] - want.f[e]) <= 0x1p-7 * fmax(1.0, fabs(want.f[e])));
     } else {
-      check_same(what, &got, &want);
+      tt_check_close(what, &got, &want, REL_TOL);
     }
     ir_tensor_free(&want);
     ir_tensor_free(&got);
@@ -434,7 +328,7 @@ static void compare_funcs(const IrModule *before, const IrModule *after, const i
 }
 
 static void test_lit_cases(void) {
-  char *text = read_file(KILN_TEST_DATA "/../lit/passes/attention-split.kir");
+  char *text = tt_read_file(KILN_TEST_DATA "/../lit/passes/attention-split.kir");
   CHECK(text != NULL);
   if (!text) return;
   IrDiag d = {0};
@@ -443,7 +337,7 @@ static void test_lit_cases(void) {
   KTarget kt;
   CHECK(before && after && ktarget_preset("x86-64-avx2", &kt, &d));
   PassContext ctx = {.target = &kt};
-  CHECK(after && run_passes(after, "attention-split", &ctx) && stat(&ctx, "split") == 3);
+  CHECK(after && tt_run_pipeline(after, "attention-split", &ctx) && tt_stat(&ctx, "split") == 3);
   /* T, P, Q: S = P+1 from 1 (chunks 1.. empty) to 700 (3 chunks) */
   const int64_t syms[][IR_MAX_SYMS] = {{3, 0, 5}, {1, 300, 255}, {2, 699, 17}};
   for (int i = 0; before && after && i < 3; i++) compare_funcs(before, after, syms[i]);
@@ -455,7 +349,7 @@ static void test_lit_cases(void) {
 int main(void) {
   test_shape_rules();
   test_interpreter();
-  test_tiny_models();
+  tt_for_each_tiny(test_model);
   test_lit_cases();
   return check_report();
 }

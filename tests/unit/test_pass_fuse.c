@@ -28,86 +28,12 @@
 #include "fe.h"
 #include "interp.h"
 #include "pass.h"
-
-static int64_t stat(const PassContext *s, const char *name) {
-  for (int i = 0; i < s->n; i++)
-    if (strcmp(s->c[i].name, name) == 0) return s->c[i].value;
-  return 0;
-}
-
-/* Bit for bit, NaN payloads aside. */
-static void check_identical(const char *what, const IrTensor *after, const IrTensor *before) {
-  bool shape = after->rank == before->rank && after->dtype == before->dtype &&
-               memcmp(after->shape, before->shape, sizeof(int64_t) * (size_t)after->rank) == 0;
-  CHECK(shape);
-  if (!shape || !after->f || !before->f) return;
-  int64_t n = ir_tensor_numel(after), bad = -1;
-  for (int64_t i = 0; i < n && bad < 0; i++) {
-    bool nan = isnan(after->f[i]) && isnan(before->f[i]);
-    if (!nan && memcmp(&after->f[i], &before->f[i], sizeof(float)) != 0) bad = i;
-  }
-  check_count++;
-  if (bad >= 0) {
-    check_failures++;
-    fprintf(stderr, "%s: element %lld is %.9g after fuse, %.9g before\n", what, (long long)bad,
-            after->f[bad], before->f[bad]);
-  }
-}
-
-static bool run_pipeline(IrModule *m, const char *spec, PassContext *ctx) {
-  IrDiag d = {0};
-  PassPipeline p;
-  bool ok = pass_pipeline_parse(spec, &p, &d);
-  for (int i = 0; ok && i < p.n; i++) {
-    p.passes[i]->run(m, ctx, &d);
-    ok = !d.failed && ir_verify(m, &d);
-  }
-  if (!ok) fprintf(stderr, "%s: %s\n", spec, d.msg);
-  return ok;
-}
-
-static IrTensor call(IrInterp *it, const char *entry, const int64_t *syms, const IrTensor *in,
-                     int nin) {
-  IrTensor *outs = NULL, out = {0};
-  int nout = 0;
-  IrDiag d = {0};
-  bool ok = ir_interp_call(it, entry, syms, in, nin, &outs, &nout, &d);
-  CHECK(ok && nout >= 1);
-  if (!ok) fprintf(stderr, "%s: %s\n", entry, d.msg);
-  if (ok && nout >= 1) {
-    out = outs[0];
-    outs[0] = (IrTensor){0};
-  }
-  ir_tensors_free(outs, nout);
-  return out;
-}
+#include "test_tiny.h"
 
 /* ---- 1. the tiny models ---- */
 
-#define PROMPT 6
+#define PROMPT TT_PROMPT
 #define STEPS 3 /* prefill, decode, decode */
-
-static bool run_model(const IrModule *m, const FeWeights *w, int64_t vocab, IrTensor out[STEPS]) {
-  IrDiag d = {0};
-  IrInterp *it = ir_interp_new(m, &d);
-  bool ok = it && fe_bind_weights(it, m, w, &d);
-  CHECK(ok);
-  if (!ok) fprintf(stderr, "%s: %s\n", m->name, d.msg);
-  int sym_t = ir_module_find_sym(m, "T", 1), sym_p = ir_module_find_sym(m, "P", 1);
-  for (int step = 0; ok && step < STEPS; step++) {
-    int64_t n = step == 0 ? PROMPT : 1, pos = step == 0 ? 0 : PROMPT + step - 1;
-    IrTensor tok = ir_tensor_new(IR_I32, 1, (int64_t[]){n});
-    for (int64_t i = 0; i < n; i++) tok.i[i] = (5 * (pos + i) + 1) % vocab;
-    int64_t syms[IR_MAX_SYMS];
-    ir_interp_syms_unset(syms);
-    syms[sym_t] = n;
-    syms[sym_p] = pos;
-    out[step] = call(it, step == 0 ? "prefill" : "decode", syms, &tok, 1);
-    ir_tensor_free(&tok);
-  }
-  ir_interp_free(it);
-  return ok;
-}
 
 static bool is_fusible(const IrOp *op) {
   return op->kind != IR_OP_CAST && (ir_op_spec(op->kind)->flags & IR_OPF_ELEMENTWISE) &&
@@ -133,7 +59,7 @@ static IrModule *build(const FeModelDir *md, const char *pipeline, PassContext *
   FeBuildOptions opt = {.max_context = 16, .all_logits = true};
   IrModule *m = fe_build_module(&md->model, md->weights, &opt, &d);
   CHECK(m != NULL);
-  if (m && !run_pipeline(m, pipeline, ctx)) {
+  if (m && !tt_run_pipeline(m, pipeline, ctx)) {
     ir_module_free(m);
     return NULL;
   }
@@ -155,19 +81,19 @@ static void test_model(const char *name, const char *path) {
   IrModule *plain = build(&md, pass_default_pipeline(), &plain_ctx);
   IrModule *m = build(&md, fused_pipeline, &ctx);
   IrTensor want[STEPS] = {{0}}, got[STEPS] = {{0}};
-  if (plain && m && run_model(plain, md.weights, md.model.vocab, want) &&
-      run_model(m, md.weights, md.model.vocab, got)) {
+  if (plain && m && tt_run_model(plain, md.weights, md.model.vocab, STEPS, want) &&
+      tt_run_model(m, md.weights, md.model.vocab, STEPS, got)) {
     for (int s = 0; s < STEPS; s++) {
       char what[300];
       snprintf(what, sizeof what, "%s %s %d", name, s ? "decode" : "prefill", s);
-      check_identical(what, &got[s], &want[s]);
+      tt_check_close(what, &got[s], &want[s], 0);
     }
   }
   if (m) {
-    int64_t epi = stat(&ctx, "matmul-epilogues");
+    int64_t epi = tt_stat(&ctx, "matmul-epilogues");
     printf("%-12s matmul-epilogues=%lld swiglu=%lld fused-chains=%lld ops-fused=%lld\n", name,
-           (long long)epi, (long long)stat(&ctx, "swiglu"), (long long)stat(&ctx, "fused-chains"),
-           (long long)stat(&ctx, "ops-fused"));
+           (long long)epi, (long long)tt_stat(&ctx, "swiglu"), (long long)tt_stat(&ctx, "fused-chains"),
+           (long long)tt_stat(&ctx, "ops-fused"));
     CHECK(epi >= 2 * md.model.layers * m->nfuncs); /* both residual adds of every layer */
     for (int i = 0; i < m->nfuncs; i++) CHECK(maximal(m->funcs[i]));
     PassContext again = {0};
@@ -182,36 +108,7 @@ static void test_model(const char *name, const char *path) {
   fe_close_model_dir(&md);
 }
 
-static void test_tiny_models(void) {
-  const char *root = KILN_TEST_DATA "/tiny";
-  DIR *dir = opendir(root);
-  CHECK(dir != NULL);
-  int n = 0;
-  for (struct dirent *e; dir && (e = readdir(dir));) {
-    if (e->d_name[0] == '.') continue;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-    test_model(e->d_name, path);
-    n++;
-  }
-  if (dir) closedir(dir);
-  CHECK(n >= 7);
-}
-
 /* ---- 2. the lit cases on random inputs ---- */
-
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-  if (buf) buf[got] = 0;
-  fclose(f);
-  return buf;
-}
 
 static IrModule *parse_verified(const char *text, const char *name) {
   IrDiag d = {0};
@@ -267,11 +164,11 @@ static void compare_modules(const IrModule *before, const IrModule *after, const
     if (sym_t >= 0) syms[sym_t] = tp[0];
     IrTensor args[16];
     for (int k = 0; k < f->nargs && k < 16; k++) args[k] = random_tensor(&f->args[k]->type, syms);
-    IrTensor want = call(ib, f->name, syms, args, f->nargs);
-    IrTensor got = call(ia, f->name, syms, args, f->nargs);
+    IrTensor want = tt_call(ib, f->name, syms, args, f->nargs);
+    IrTensor got = tt_call(ia, f->name, syms, args, f->nargs);
     char what[200];
     snprintf(what, sizeof what, "%s @%s T=%lld", before->name, f->name, (long long)tp[0]);
-    check_identical(what, &got, &want);
+    tt_check_close(what, &got, &want, 0);
     ir_tensor_free(&want);
     ir_tensor_free(&got);
     for (int k = 0; k < f->nargs && k < 16; k++) ir_tensor_free(&args[k]);
@@ -283,13 +180,13 @@ static void compare_modules(const IrModule *before, const IrModule *after, const
 static void test_lit_case(const char *file) {
   char path[512];
   snprintf(path, sizeof path, KILN_TEST_DATA "/../lit/passes/%s", file);
-  char *text = read_file(path);
+  char *text = tt_read_file(path);
   CHECK(text != NULL);
   if (!text) return;
   IrModule *before = parse_verified(text, file);
   IrModule *after = parse_verified(text, file);
   PassContext ctx = {0};
-  CHECK(after && run_pipeline(after, "fuse", &ctx) && stat(&ctx, "ops-fused") > 0);
+  CHECK(after && tt_run_pipeline(after, "fuse", &ctx) && tt_stat(&ctx, "ops-fused") > 0);
   const int64_t tps[][2] = {{5, 0}, {1, 0}, {8, 0}};
   for (int i = 0; before && after && i < 3; i++) compare_modules(before, after, tps[i]);
   ir_module_free(before);
@@ -313,20 +210,20 @@ static int count_kind(const IrModule *m, IrOpKind k) {
 }
 
 static void test_after_attention(void) {
-  char *text = read_file(KILN_TEST_DATA "/../lit/passes/attention.kir");
+  char *text = tt_read_file(KILN_TEST_DATA "/../lit/passes/attention.kir");
   CHECK(text != NULL);
   if (!text) return;
   IrModule *m = parse_verified(text, "attention.kir");
   char spec[512];
   snprintf(spec, sizeof spec, "%s,fuse", pass_default_pipeline());
   PassContext c1 = {0}, c2 = {0}, c3 = {0};
-  CHECK(m && run_pipeline(m, spec, &c1) && stat(&c1, "matmul-epilogues") > 0);
+  CHECK(m && tt_run_pipeline(m, spec, &c1) && tt_stat(&c1, "matmul-epilogues") > 0);
   char *once = m ? print_module(m) : NULL;
   int attention = m ? count_kind(m, IR_OP_ATTENTION) : 0;
-  CHECK(m && run_pipeline(m, spec, &c2));
+  CHECK(m && tt_run_pipeline(m, spec, &c2));
   char *twice = m ? print_module(m) : NULL;
   CHECK(once && twice && strcmp(once, twice) == 0);
-  CHECK(m && run_pipeline(m, "attention", &c3) && count_kind(m, IR_OP_ATTENTION) == attention);
+  CHECK(m && tt_run_pipeline(m, "attention", &c3) && count_kind(m, IR_OP_ATTENTION) == attention);
   free(once);
   free(twice);
   ir_module_free(m);
@@ -334,7 +231,7 @@ static void test_after_attention(void) {
 }
 
 int main(void) {
-  test_tiny_models();
+  tt_for_each_tiny(test_model);
   test_lit_case("fuse-chains.kir");
   test_lit_case("fuse-epilogues.kir");
   test_after_attention();
