@@ -331,6 +331,10 @@ bool ir_op_bool(const IrOp *op, const char *name);
 const char *ir_op_str(const IrOp *op, const char *name, const char *dflt);
 IrDim ir_op_dim(const IrOp *op, const char *name, IrDim dflt);
 const IrAttr *ir_op_attr(const IrOp *op, const char *name); /* NULL if unset */
+/* ir_error at the op's location, the message prefixed with the op's name:
+ * "t.kir:4:9: error: fused: operand 1 has dtype i32, expected f32". */
+bool ir_op_error(const IrOp *op, IrDiag *d, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Replaces every use of `from` by `to` in f's ops and results. */
 void ir_func_replace_uses(IrFunc *f, IrValue *from, IrValue *to);

@@ -1,5 +1,7 @@
 /* ir_ops.c: the op table: names, operand counts, flags and attributes.
  * The op list itself is ir_ops.def; docs/ir.md documents each op. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ir.h"
@@ -99,4 +101,13 @@ int ir_op_attr_index(IrOpKind k, const char *name) {
   for (int i = 0; i < s->nattrs; i++)
     if (strcmp(s->attrs[i].name, name) == 0) return i;
   return -1;
+}
+
+bool ir_op_error(const IrOp *op, IrDiag *d, const char *fmt, ...) {
+  char msg[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return ir_error(d, op->loc, "%s: %s", ir_op_spec(op->kind)->name, msg);
 }

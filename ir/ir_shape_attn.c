@@ -16,17 +16,6 @@
 #define TY(t) ir_type_text(m, (t)).s
 #define DIM(x) ir_dim_text(m, (x)).s
 
-/* "attention_merge: <message>" at the op's location. */
-static bool fail(const IrOp *op, IrDiag *d, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bool fail(const IrOp *op, IrDiag *d, const char *fmt, ...) {
-  char msg[900];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return ir_error(d, op->loc, "%s: %s", ir_op_spec(op->kind)->name, msg);
-}
 
 /* ceil(S_max / chunk) for k [..., Hkv, S, D]; S_max >= 0 (dims are
  * verified non-negative). split_chunks(S <= 2048, 512) = 4. */
@@ -43,11 +32,11 @@ bool ir_shape_attention_split(const IrModule *m, const IrOp *op, const int64_t *
                               IrType *out, IrDiag *d) {
   (void)m;
   int64_t chunk = ir_op_int(op, "chunk", 0);
-  if (chunk < 1) return fail(op, d, "chunk %lld must be >= 1", (long long)chunk);
+  if (chunk < 1) return ir_op_error(op, d, "chunk %lld must be >= 1", (long long)chunk);
   IrType attn = out[0];
   int n = attn.rank;
   if (n + 1 > IR_MAX_RANK)
-    return fail(op, d, "operand 0 has rank %d; the results would exceed rank %d", n, IR_MAX_RANK);
+    return ir_op_error(op, d, "operand 0 has rank %d; the results would exceed rank %d", n, IR_MAX_RANK);
   IrType o = {.dtype = IR_F32, .rank = n + 1};
   for (int i = 0; i < n - 3; i++) o.dims[i] = attn.dims[i];
   o.dims[n - 3] = ir_dim_const(split_chunks(&op->in[1]->type, chunk, bounds));
@@ -63,21 +52,21 @@ bool ir_shape_attention_split(const IrModule *m, const IrOp *op, const int64_t *
  * the declared float dtype. */
 bool ir_shape_attention_merge(const IrModule *m, const IrOp *op, IrType *out, IrDiag *d) {
   const IrType *o = &op->in[0]->type, *lse = &op->in[1]->type;
-  if (o->rank < 4) return fail(op, d, "operand 0 has rank %d, expected rank >= 4", o->rank);
+  if (o->rank < 4) return ir_op_error(op, d, "operand 0 has rank %d, expected rank >= 4", o->rank);
   for (int i = 0; i < 2; i++)
     if (op->in[i]->type.dtype != IR_F32)
-      return fail(op, d, "operand %d has dtype %s, expected f32", i,
+      return ir_op_error(op, d, "operand %d has dtype %s, expected f32", i,
                   ir_dtype_name(op->in[i]->type.dtype));
   if (lse->rank != o->rank - 1)
-    return fail(op, d, "operand 1 has type %s, expected rank %d (the rank of operand 0 minus 1)",
+    return ir_op_error(op, d, "operand 1 has type %s, expected rank %d (the rank of operand 0 minus 1)",
                 TY(lse), o->rank - 1);
   for (int i = 0; i < lse->rank; i++)
     if (!ir_dim_eq(lse->dims[i], o->dims[i]))
-      return fail(op, d, "operand 1 has dim %d = %s, expected %s (dim %d of operand 0)", i,
+      return ir_op_error(op, d, "operand 1 has dim %d = %s, expected %s (dim %d of operand 0)", i,
                   DIM(lse->dims[i]), DIM(o->dims[i]), i);
   IrDType dt = op->out[0]->type.dtype;
   if (!ir_dtype_is_float(dt))
-    return fail(op, d, "result has dtype %s, expected a float dtype", ir_dtype_name(dt));
+    return ir_op_error(op, d, "result has dtype %s, expected a float dtype", ir_dtype_name(dt));
   int chunk_axis = o->rank - 4;
   IrType r = {.dtype = dt, .rank = o->rank - 1};
   for (int i = 0, j = 0; i < o->rank; i++)

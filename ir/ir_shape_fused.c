@@ -6,16 +6,6 @@
 #include "ir_expr.h"
 #include "ir_shape_fused.h"
 
-static bool fail(const IrOp *op, IrDiag *d, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bool fail(const IrOp *op, IrDiag *d, const char *fmt, ...) {
-  char msg[900];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return ir_error(d, op->loc, "%s: %s", ir_op_spec(op->kind)->name, msg);
-}
 
 /* Parses attribute `attr`; a parse error becomes "NAME: PREFIXexpr column
  * N: ..." at the op. */
@@ -24,7 +14,7 @@ static bool parse_attr(const IrOp *op, const char *attr, bool allow_acc, const c
   IrDiag pd = {0};
   if (ir_expr_parse(ir_op_str(op, attr, ""), allow_acc, e, (IrLoc){0}, &pd)) return true;
   const char *msg = strncmp(pd.msg, "error: ", 7) == 0 ? pd.msg + 7 : pd.msg;
-  return fail(op, d, "%s%s", prefix, msg);
+  return ir_op_error(op, d, "%s%s", prefix, msg);
 }
 
 /* Operand i is used by e. */
@@ -36,7 +26,7 @@ static bool uses_operand(const IrExpr *e, int i) {
 
 static bool need_f32(const IrOp *op, int i, IrDiag *d) {
   if (op->in[i]->type.dtype == IR_F32) return true;
-  return fail(op, d, "operand %d has dtype %s, expected f32", i,
+  return ir_op_error(op, d, "operand %d has dtype %s, expected f32", i,
               ir_dtype_name(op->in[i]->type.dtype));
 }
 
@@ -63,15 +53,15 @@ bool ir_shape_fused(const IrModule *m, const IrOp *op, IrType *out, IrDiag *d) {
   IrExpr e;
   if (!parse_attr(op, "expr", false, "", &e, d)) return false;
   if (e.max_operand >= op->nin)
-    return fail(op, d, "expr uses $%d, but the op has %d operand%s", e.max_operand, op->nin,
+    return ir_op_error(op, d, "expr uses $%d, but the op has %d operand%s", e.max_operand, op->nin,
                 op->nin == 1 ? "" : "s");
   IrType o = {.dtype = IR_F32, .rank = 0};
   for (int i = 0; i < op->nin; i++) {
     if (!need_f32(op, i, d)) return false;
-    if (!uses_operand(&e, i)) return fail(op, d, "operand %d is not used by the expression", i);
+    if (!uses_operand(&e, i)) return ir_op_error(op, d, "operand %d is not used by the expression", i);
     IrType before = o;
     if (!ir_type_broadcast_into(&o, &op->in[i]->type))
-      return fail(op, d, "cannot broadcast operand %d of type %s with the earlier operands' shape %s",
+      return ir_op_error(op, d, "cannot broadcast operand %d of type %s with the earlier operands' shape %s",
                   i, ir_type_text(m, &op->in[i]->type).s, ir_type_text(m, &before).s);
   }
   *out = o;
@@ -81,27 +71,27 @@ bool ir_shape_fused(const IrModule *m, const IrOp *op, IrType *out, IrDiag *d) {
 bool ir_shape_matmul_epilogue(const IrModule *m, const IrOp *op, const IrType *out, IrDiag *d) {
   if (!ir_op_str(op, "epilogue", NULL)) {
     if (op->nin == 2) return true;
-    return fail(op, d, "has %d operands but no epilogue; operands after the second are the "
+    return ir_op_error(op, d, "has %d operands but no epilogue; operands after the second are the "
                 "epilogue's", op->nin);
   }
   IrExpr e;
   if (!parse_attr(op, "epilogue", true, "epilogue: ", &e, d)) return false;
-  if (!e.uses_acc) return fail(op, d, "the epilogue does not use acc");
+  if (!e.uses_acc) return ir_op_error(op, d, "the epilogue does not use acc");
   for (int k = 0; k < e.n; k++) {
     int i = e.node[k].operand;
     if (e.node[k].kind != IR_EXPR_OPERAND || (i >= 2 && i < op->nin)) continue;
     if (op->nin == 2)
-      return fail(op, d, "the epilogue uses $%d, but the matmul has no operands after its two "
+      return ir_op_error(op, d, "the epilogue uses $%d, but the matmul has no operands after its two "
                   "inputs", i);
-    return fail(op, d, "the epilogue uses $%d, expected $2 to $%d (the operands after the "
+    return ir_op_error(op, d, "the epilogue uses $%d, expected $2 to $%d (the operands after the "
                 "matmul's two inputs)", i, op->nin - 1);
   }
   for (int i = 2; i < op->nin; i++) {
     if (!need_f32(op, i, d)) return false;
-    if (!uses_operand(&e, i)) return fail(op, d, "operand %d is not used by the epilogue", i);
+    if (!uses_operand(&e, i)) return ir_op_error(op, d, "operand %d is not used by the epilogue", i);
     IrType b = *out;
     if (!ir_type_broadcast_into(&b, &op->in[i]->type) || !ir_shape_eq(&b, out))
-      return fail(op, d, "operand %d has type %s, which does not broadcast to the result shape %s",
+      return ir_op_error(op, d, "operand %d has type %s, which does not broadcast to the result shape %s",
                   i, ir_type_text(m, &op->in[i]->type).s, ir_type_text(m, out).s);
   }
   return true;

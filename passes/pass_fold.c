@@ -21,42 +21,16 @@
 #include <string.h>
 
 #include "interp.h"
+#include "ir_expr.h"
 #include "pass.h"
 
-/* ---- scalar arithmetic, as in ir/interp_ops_elementwise.c ---- */
+/* ---- scalar arithmetic: the interpreter's own step (ir_expr_apply) ---- */
 
-static float gelu_f(float x, bool tanh_approx) {
-  if (tanh_approx) {
-    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    return x / 2 * (1 + tanhf(c * (x + 0.044715f * x * x * x)));
-  }
-  return x / 2 * (1 + erff(x * 0.70710678118654752f));
-}
-
-static float nan_or(float a, float b, float v) { return isnan(a) || isnan(b) ? NAN : v; }
-
-/* Float op on f32 operands; the caller rounds to the result dtype. */
+/* Float op on f32 operands; the caller rounds to the result dtype. NaN
+ * for an op that is not an elementwise float op: never folded. */
 static float eval_float(const IrOp *op, float a, float b) {
-  switch (op->kind) {
-  case IR_OP_ADD: return a + b;
-  case IR_OP_SUB: return a - b;
-  case IR_OP_MUL: return a * b;
-  case IR_OP_DIV: return a / b;
-  case IR_OP_MAX: return nan_or(a, b, a > b ? a : b);
-  case IR_OP_MIN: return nan_or(a, b, a < b ? a : b);
-  case IR_OP_POW: return powf(a, b);
-  case IR_OP_NEG: return -a;
-  case IR_OP_EXP: return expf(a);
-  case IR_OP_LOG: return logf(a);
-  case IR_OP_SQRT: return sqrtf(a);
-  case IR_OP_RSQRT: return 1 / sqrtf(a);
-  case IR_OP_TANH: return tanhf(a);
-  case IR_OP_SIGMOID: return 1 / (1 + expf(-a));
-  case IR_OP_SILU: return a / (1 + expf(-a));
-  case IR_OP_RELU: return isnan(a) ? a : a > 0 ? a : 0.0f;
-  case IR_OP_GELU: return gelu_f(a, strcmp(ir_op_str(op, "approx", "none"), "tanh") == 0);
-  default: return NAN; /* not an elementwise float op: never folded */
-  }
+  bool tanh_gelu = op->kind == IR_OP_GELU && strcmp(ir_op_str(op, "approx", "none"), "tanh") == 0;
+  return ir_expr_apply(op->kind, tanh_gelu, a, b);
 }
 
 /* The int64 with the low 64 bits of u: from_u64(UINT64_MAX) = -1. */
