@@ -352,7 +352,7 @@ static bool rule_rope(const Rule *r) {
 }
 
 static bool rule_softmax(const Rule *r) {
-  int axis;
+  int axis = 0; /* set by axis_attr; gcc -O3 cannot see that */
   if (!need_rank_min(r, 0, 1) || !need_float(r, 0)) return false;
   if (!axis_attr(r, "axis", -1, in_type(r, 0)->rank, &axis)) return false;
   r->out[0] = *in_type(r, 0);
@@ -388,7 +388,7 @@ static bool rule_attention(const Rule *r) {
 }
 
 static bool rule_reduce(const Rule *r) {
-  int axis;
+  int axis = 0; /* set by axis_attr; gcc -O3 cannot see that */
   if (!need_rank_min(r, 0, 1)) return false;
   if (!axis_attr(r, "axis", -1, in_type(r, 0)->rank, &axis)) return false;
   r->out[0] = *in_type(r, 0);
@@ -479,7 +479,7 @@ static bool rule_transpose(const Rule *r) {
 
 static bool rule_slice(const Rule *r) {
   const IrType *x = in_type(r, 0);
-  int axis;
+  int axis = 0; /* set by axis_attr; gcc -O3 cannot see that */
   if (!need_rank_min(r, 0, 1) || !axis_attr(r, "axis", 0, x->rank, &axis)) return false;
   IrDim start = ir_op_dim(r->op, "start", ir_dim_const(0));
   IrDim end = ir_op_dim(r->op, "end", ir_dim_const(0));
@@ -496,7 +496,7 @@ static bool rule_slice(const Rule *r) {
 
 static bool rule_concat(const Rule *r) {
   const IrType *x = in_type(r, 0);
-  int axis;
+  int axis = 0; /* set by axis_attr; gcc -O3 cannot see that */
   if (!need_rank_min(r, 0, 1) || !axis_attr(r, "axis", 0, x->rank, &axis)) return false;
   IrType o = *x;
   for (int i = 1; i < r->op->nin; i++) {
@@ -563,7 +563,7 @@ static bool kv_range_ok(const Rule *r, IrDim start, IrDim len, int axis) {
 
 static bool rule_kv_write(const Rule *r) {
   const IrType *s = in_type(r, 0), *x = in_type(r, 1);
-  int axis;
+  int axis = 0; /* set by axis_attr; gcc -O3 cannot see that */
   if (!need_rank_min(r, 0, 1) || !axis_attr(r, "axis", -2, s->rank, &axis)) return false;
   if (!need_same_dtype(r, 1, 0)) return false;
   if (x->rank != s->rank)
@@ -575,7 +575,7 @@ static bool rule_kv_write(const Rule *r) {
 
 static bool rule_kv_read(const Rule *r) {
   const IrType *s = in_type(r, 0);
-  int axis;
+  int axis = 0; /* set by axis_attr; gcc -O3 cannot see that */
   if (!need_rank_min(r, 0, 1) || !axis_attr(r, "axis", -2, s->rank, &axis)) return false;
   IrDim len = ir_op_dim(r->op, "len", ir_dim_const(0));
   if (!kv_range_ok(r, ir_op_dim(r->op, "start", ir_dim_const(0)), len, axis)) return false;
