@@ -14,7 +14,7 @@ static void store_le(uint8_t *p, uint64_t v, int bytes) {
 void cw_header(uint8_t out[64], uint64_t model_hash, uint64_t data_bytes, uint64_t checksum) {
   memset(out, 0, KILN_WEIGHTS_HEADER_BYTES);
   memcpy(out, KILN_WEIGHTS_MAGIC, 8);
-  store_le(out + 8, KILN_ABI_VERSION, 4);
+  store_le(out + 8, KILN_WEIGHTS_VERSION, 4);
   store_le(out + 16, model_hash, 8);
   store_le(out + 24, data_bytes, 8);
   store_le(out + 32, checksum, 8);

@@ -42,6 +42,7 @@ enum {
   KILN_ERR_WEIGHTS_MODEL = 21,   /* a weight file of another model (hash) */
   KILN_ERR_WEIGHTS_CORRUPT = 22, /* the checksum does not match */
   KILN_ERR_NOMEM = 23,           /* out of memory, or threads could not start */
+  KILN_ERR_DEVICE = 24,          /* no such device here, or the GPU failed (the message says) */
 };
 
 /* "ok", "token count or position outside the compiled bounds", ... */
@@ -54,11 +55,19 @@ const char *kiln_runtime_version(void);
 
 typedef struct KilnModel KilnModel;
 
+typedef enum { KILN_DEVICE_CPU = 0, KILN_DEVICE_CUDA = 1 } KilnDevice;
+
 typedef struct {
   /* The weight file NAME.kw. NULL: use desc->embedded_weights. */
   const char *weights_path;
   /* Threads for the kernels, the calling thread included. <= 0 means 1. */
   int n_threads;
+  /* Where the kernels run. KILN_DEVICE_CUDA needs a model compiled with
+   * --device=cuda (desc->cuda), the CUDA driver and a GPU; kiln_init says
+   * which is missing ("no CUDA driver found (...)"). */
+  KilnDevice device;
+  int gpu;                 /* CUDA device ordinal (0) */
+  const char *cuda_driver; /* the driver library; NULL: "libcuda.so.1" */
 } KilnOptions;
 
 #define KILN_MAX_THREADS 1024
@@ -92,6 +101,9 @@ const int32_t *kiln_context(const KilnModel *m);
 void kiln_reset(KilnModel *m);
 const KilnModelDesc *kiln_desc(const KilnModel *m);
 int kiln_threads(const KilnModel *m);
+KilnDevice kiln_device(const KilnModel *m);
+/* "cpu", or the GPU's name ("NVIDIA H200"). */
+const char *kiln_device_name(const KilnModel *m);
 /* The message of the last failed call ("" if none failed). */
 const char *kiln_last_error(const KilnModel *m);
 

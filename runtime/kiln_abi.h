@@ -26,8 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KILN_ABI_VERSION 1u
+#define KILN_ABI_VERSION 2u
 #define KILN_WEIGHTS_MAGIC "KILNWTS1"
+/* The weight file's format version: independent of the ABI (version 2
+ * added the CUDA kernels to the model description, not to the file). */
+#define KILN_WEIGHTS_VERSION 1u
 
 /* One chunk of a kernel: iterations [begin, end) of its parallel axis. */
 typedef void (*KilnKernelFn)(const void *args, int64_t begin, int64_t end);
@@ -57,6 +60,65 @@ typedef enum {
   KILN_ERR_CONTEXT = 3,  /* P + T exceeds max_context */
 } KilnStatus;
 
+/* ---- CUDA kernels (kiln compile --device=cuda) ----------------------------
+ *
+ * A model compiled for CUDA carries, beside its CPU code, the CUDA
+ * kernels of the same kernel plan (codegen/cuda, docs/cuda.md): a CUBIN
+ * for one architecture and the PTX it came from, which the driver JITs on
+ * newer GPUs, and for each entry the kernels to launch, in order, on one
+ * stream. The weight blob, arena and KV cache have the same layout and
+ * sizes as the CPU's (the plan is shared). Every kernel takes
+ *
+ *   (const uint8_t *weights, uint8_t *arena, uint8_t *state,
+ *    const int32_t *tokens, float *logits, KilnCudaSyms syms)
+ *
+ * device pointers and the symbol values by value. A grid dimension is
+ * ceil(f[0] * ... * f[n-1] / div) with each factor an affine dim over the
+ * symbols; a launch whose grid has a zero dimension is skipped. The
+ * logits come back as rows * vocab floats (rows = T with all_logits,
+ * else 1). */
+#define KILN_CUDA_MAX_SYMS 8
+#define KILN_CUDA_MAX_FACTORS 10
+
+typedef struct {
+  long long s[KILN_CUDA_MAX_SYMS];
+} KilnCudaSyms;
+
+/* c + sum_s k[s] * syms.s[s] */
+typedef struct {
+  int64_t c;
+  int64_t k[KILN_CUDA_MAX_SYMS];
+} KilnCudaDim;
+
+typedef struct {
+  int32_t n;
+  KilnCudaDim f[KILN_CUDA_MAX_FACTORS];
+  int64_t div; /* >= 1 */
+} KilnCudaExtent;
+
+typedef struct {
+  const char *name;       /* "kiln_k7": the kernel's function in the image */
+  int32_t block;          /* threads per block (x only) */
+  int32_t smem_bytes;     /* static shared memory (for reports; the image has it) */
+  KilnCudaExtent grid[3]; /* x, y, z */
+} KilnCudaLaunch;
+
+typedef struct {
+  const KilnCudaLaunch *launches;
+  int32_t n;
+} KilnCudaEntry;
+
+typedef struct KilnCudaDesc {
+  const char *gpu_arch;       /* "sm_90": what the CUBIN runs on */
+  const uint8_t *cubin;       /* ELF image for gpu_arch */
+  uint64_t cubin_bytes;
+  const char *ptx;            /* NUL-terminated PTX (compute_NN of gpu_arch) */
+  uint64_t ptx_bytes;         /* strlen(ptx) */
+  KilnCudaEntry prefill, decode;
+  int32_t nsyms;              /* symbols in use, <= KILN_CUDA_MAX_SYMS */
+  int32_t sym_t, sym_p;       /* the indexes of T and P in KilnCudaSyms, -1: none */
+} KilnCudaDesc;
+
 typedef struct {
   uint32_t abi_version;       /* KILN_ABI_VERSION */
   const char *kiln_version;   /* "0.1.0" of the compiler that made it */
@@ -74,12 +136,13 @@ typedef struct {
   KilnEntryFn prefill;
   KilnEntryFn decode;
   int all_logits;             /* prefill writes T*vocab logits */
+  const KilnCudaDesc *cuda;   /* the CUDA kernels (--device=cuda), or NULL: CPU only */
 } KilnModelDesc;
 
 /* The weight file NAME.kw: a 64-byte header, then the data area at offset
  * 64 (so it is 64-byte aligned when mmapped).
  *   0  char[8]  magic KILN_WEIGHTS_MAGIC
- *   8  u32      abi version
+ *   8  u32      format version (KILN_WEIGHTS_VERSION)
  *   12 u32      reserved (0)
  *   16 u64      model_hash    (must equal the executable's)
  *   24 u64      data bytes

@@ -3,11 +3,13 @@
  * rt_weights.c  verifies and maps the weight blob
  * rt_pool.c     runs a kernel's chunks on persistent threads
  * rt_model.c    the KilnModel (init, prefill/decode, errors)
+ * rt_cuda_model.c  the KilnModel's GPU side: device buffers, kernel launches
  */
 #ifndef KILN_RT_INTERNAL_H
 #define KILN_RT_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #include "kiln.h"
 
@@ -51,6 +53,30 @@ int rt_pool_threads(const RtPool *p);
 void rt_pool_run(RtPool *p, KilnKernelFn fn, const void *args, int64_t n, int64_t chunk);
 /* KilnExec.parallel_for: rt_pool_run on ex->pool. */
 void rt_parallel_for(KilnExec *ex, KilnKernelFn fn, const void *args, int64_t n, int64_t chunk);
+
+/* ---- the GPU side of a model (rt_cuda_model.c) ------------------------- */
+
+typedef struct RtGpuModel RtGpuModel;
+
+/* Checks desc->cuda (not NULL) for what the runtime relies on: counts,
+ * names, block sizes, divisors, symbol indexes, an image. Returns 0, or
+ * fails with "the CUDA kernels are invalid: ..." (KILN_ERR_INVALID). */
+int rt_gpu_check_desc(const KilnModelDesc *desc, char *err, size_t err_size);
+/* Opens the driver and the GPU (opts->cuda_driver, opts->gpu), loads the
+ * CUBIN or else the PTX, allocates the weights (uploading `weights`,
+ * desc->weights_bytes of them), the arena, a zeroed KV cache, the tokens
+ * and the logits on the device. NULL with the reason in err: status in
+ * *status (KILN_ERR_DEVICE, or KILN_ERR_NOMEM). */
+RtGpuModel *rt_gpu_open(const KilnModelDesc *desc, const uint8_t *weights, const KilnOptions *opts,
+                        int *status, char *err, size_t err_size);
+void rt_gpu_close(RtGpuModel *g);
+/* The GPU's name ("NVIDIA H200"). */
+const char *rt_gpu_name(const RtGpuModel *g);
+/* Runs the prefill (decode false) or decode entry's kernels on tokens[T]
+ * at positions [P, P+T) and copies the logits (T*vocab with all_logits,
+ * else vocab) to `logits`. Returns 0 or KILN_ERR_DEVICE with err set. */
+int rt_gpu_run(RtGpuModel *g, bool decode, const int32_t *tokens, int64_t T, int64_t P,
+               float *logits, char *err, size_t err_size);
 
 /* ---- sampling (rt_sample.c) ------------------------------------------ */
 

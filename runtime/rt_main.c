@@ -3,6 +3,8 @@
  *   ./NAME -p "prompt" -n 64 --temp 0.8 --top-k 40 --top-p 0.9 --seed 1 -t 2
  *   ./NAME --tokens 1,2,3 -n 64        generated ids on stdout
  *   ./NAME --tokens 1,2,3 --logits     the last position's logits, one a line
+ *   ./NAME ... --device=cpu|cuda --gpu 1   where the kernels run (cuda: the
+ *                                      default for a model compiled with them)
  *
  * It runs the model the linked object describes (kiln_model) through the
  * public API (kiln.h) and is the only part of the runtime that prints.
@@ -29,6 +31,8 @@ typedef struct {
   const char *prompt;  /* -p: text */
   const char *tokens;  /* --tokens: "1,2,3" */
   const char *weights; /* --weights; NULL: embedded, or the executable's path + ".kw" */
+  const char *device;  /* --device: "cpu" or "cuda"; NULL: cuda if the model has CUDA kernels */
+  int64_t gpu;         /* --gpu: CUDA device ordinal */
   int64_t n_predict;   /* -n; -1: until EOS or a full context */
   int64_t threads, top_k;
   double temp, top_p, repeat_penalty;
@@ -69,12 +73,17 @@ static void print_usage(const KilnModelDesc *d) {
          "      --weights PATH     the weights file (default: the embedded weights, or this "
          "executable's\n"
          "                         path + \".kw\")\n"
+         "      --device DEV       cpu or cuda: where the kernels run (default: %s)\n"
+         "      --gpu N            the CUDA device to use (default 0)\n"
          "      --no-stream        print the output at the end instead of token by token\n"
          "      --version          print the versions and the model hash\n"
          "  -h, --help             this help\n\n"
          "Generation stops at the end-of-sequence token or after N tokens; a timing line\n"
-         "goes to stderr.\n",
-         prog, d->model_name ? d->model_name : "?", d->vocab, d->max_context);
+         "goes to stderr.%s\n",
+         prog, d->model_name ? d->model_name : "?", d->vocab, d->max_context,
+         d->cuda ? "cuda" : "cpu",
+         d->cuda ? "\n\nThe CUDA driver is libcuda.so.1; $KILN_CUDA_DRIVER names another library "
+                   "(another\ndriver location, or a test driver)." : "");
 }
 
 static void print_version(const KilnModelDesc *d) {
@@ -85,6 +94,13 @@ static void print_version(const KilnModelDesc *d) {
   printf("model hash: 0x%016llx\n", (unsigned long long)d->model_hash);
   printf("weights: %llu bytes, checksum 0x%016llx%s\n", (unsigned long long)d->weights_bytes,
          (unsigned long long)d->weights_checksum, d->embedded_weights ? ", embedded" : "");
+  const KilnCudaDesc *c = d->cuda;
+  if (c)
+    printf("cuda kernels: %s, CUBIN %llu bytes, PTX %llu bytes, %d prefill + %d decode kernels\n",
+           c->gpu_arch ? c->gpu_arch : "?", (unsigned long long)c->cubin_bytes,
+           (unsigned long long)c->ptx_bytes, (int)c->prefill.n, (int)c->decode.n);
+  else
+    printf("cuda kernels: none (compiled for the CPU only)\n");
 }
 
 /* ---- parsing --------------------------------------------------------------- */
@@ -108,6 +124,8 @@ static const CliOption cli_options[] = {
     {"-p", "--prompt", OPT_STRING, FIELD(prompt), 0, 0, false, NULL},
     {NULL, "--tokens", OPT_STRING, FIELD(tokens), 0, 0, false, NULL},
     {NULL, "--weights", OPT_STRING, FIELD(weights), 0, 0, false, NULL},
+    {NULL, "--device", OPT_STRING, FIELD(device), 0, 0, false, NULL},
+    {NULL, "--gpu", OPT_INT, FIELD(gpu), 0, INT32_MAX, false, "an integer >= 0"},
     {"-n", "--n-predict", OPT_INT, FIELD(n_predict), -1, 1e18, false, "an integer >= -1"},
     {"-t", "--threads", OPT_INT, FIELD(threads), 1, KILN_MAX_THREADS, false,
      "an integer in [1, " STR(KILN_MAX_THREADS) "]"},
@@ -278,13 +296,15 @@ static void print_rest(TokenPrinter *tp) {
   }
 }
 
-static void print_timing(const KilnGenerateStats *st, bool with_decode) {
+/* The CPU's line is as it always was; a GPU is named at its end. */
+static void print_timing(const KilnModel *m, const KilnGenerateStats *st, bool with_decode) {
   double pre = st->prefill_seconds, dec = st->decode_seconds;
   fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s)", (long long)st->prompt_tokens,
           pre, pre > 0 ? (double)st->prompt_tokens / pre : 0.0);
   if (with_decode)
     fprintf(stderr, "; decode: %lld tokens in %.3f s (%.1f tok/s)", (long long)st->decode_tokens,
             dec, dec > 0 ? (double)st->decode_tokens / dec : 0.0);
+  if (kiln_device(m) == KILN_DEVICE_CUDA) fprintf(stderr, " on %s", kiln_device_name(m));
   fputc('\n', stderr);
 }
 
@@ -323,7 +343,7 @@ static int run(KilnModel *m, const CliArgs *a, const int32_t *prompt, int64_t n_
   if (!a->logits && (status == KILN_OK || st.generated > 0)) printf("\n");
   if (a->logits && status == KILN_OK) print_logits(m);
   fflush(stdout);
-  if (status == KILN_OK) print_timing(&st, !a->logits);
+  if (status == KILN_OK) print_timing(m, &st, !a->logits);
   else print_error("%s", kiln_last_error(m));
   free(tp.ids);
   kiln_sampler_free(s);
@@ -370,6 +390,30 @@ static int32_t *prompt_tokens(const KilnModelDesc *d, const CliArgs *a, int64_t 
   return encode_prompt(*tok, a->prompt, n);
 }
 
+/* --device into opts: the default is cuda for a model with CUDA kernels.
+ * The driver is $KILN_CUDA_DRIVER when set. */
+static bool device_options(const KilnModelDesc *d, const CliArgs *a, KilnOptions *opts) {
+  const char *dev = a->device ? a->device : d->cuda ? "cuda" : "cpu";
+  if (strcmp(dev, "cpu") != 0 && strcmp(dev, "cuda") != 0) {
+    print_error("--device expects cpu or cuda, got '%s'", dev);
+    return false;
+  }
+  opts->device = strcmp(dev, "cuda") == 0 ? KILN_DEVICE_CUDA : KILN_DEVICE_CPU;
+  opts->gpu = (int)a->gpu;
+  const char *driver = getenv("KILN_CUDA_DRIVER");
+  opts->cuda_driver = driver && *driver ? driver : NULL;
+  return true;
+}
+
+/* kiln_init's message; when the GPU was only the default, how to use the CPU. */
+static void print_init_error(const CliArgs *a, const KilnOptions *opts, const char *err) {
+  bool no_gpu = !strncmp(err, "no CUDA driver found", 20) || !strncmp(err, "no CUDA GPU found", 17);
+  if (opts->device == KILN_DEVICE_CUDA && !a->device && no_gpu)
+    print_error("%s; --device=cpu runs the model on the CPU", err);
+  else
+    print_error("%s", err);
+}
+
 static int cli_main(const KilnModelDesc *d, int argc, char **argv) {
   KilnSamplerParams sp = kiln_sampler_defaults();
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -379,6 +423,8 @@ static int cli_main(const KilnModelDesc *d, int argc, char **argv) {
   if (!parse_args(argc, argv, &a)) return 1;
   if (a.help) return print_usage(d), 0;
   if (a.version) return print_version(d), 0;
+  KilnOptions opts = {.weights_path = a.weights, .n_threads = (int)a.threads};
+  if (!device_options(d, &a, &opts)) return 1;
   int64_t n_prompt = 0;
   RtTokenizer *tok = NULL;
   int32_t *prompt = prompt_tokens(d, &a, &n_prompt, &tok);
@@ -387,12 +433,11 @@ static int cli_main(const KilnModelDesc *d, int argc, char **argv) {
     return 1;
   }
   char path[PATH_MAX + 8], err[1024];
-  KilnOptions opts = {.weights_path = a.weights, .n_threads = (int)a.threads};
   if (!opts.weights_path && !d->embedded_weights)
     opts.weights_path = default_weights_path(argv[0], path, sizeof path);
   KilnModel *m = kiln_init(d, &opts, err, sizeof err);
   int rc = 1;
-  if (!m) print_error("%s", err);
+  if (!m) print_init_error(&a, &opts, err);
   else rc = run(m, &a, prompt, n_prompt, a.logits ? NULL : tok);
   kiln_free(m);
   rt_tok_free(tok);

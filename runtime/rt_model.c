@@ -4,6 +4,11 @@
  * then the weights, then allocates; prefill/decode check what model code
  * must never see (counts, positions, token ids), call the entry, and
  * advance the position P, the number of tokens in the KV cache.
+ *
+ * On a GPU (KilnOptions.device, rt_cuda_model.c) the weights are checked
+ * as on the CPU, uploaded, and unmapped; the arena, the KV cache and the
+ * threads then live on the device only, so the host holds just the
+ * logits and the context.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +25,7 @@ struct KilnModel {
   RtWeights weights;
   uint8_t *arena, *state; /* arena_bytes, state_bytes: pages, 64-byte aligned */
   RtPool *pool;
+  RtGpuModel *gpu;        /* KILN_DEVICE_CUDA: the device side; NULL on the CPU */
   KilnExec ex;
   float *logits;          /* [rows, vocab]: rows = max_tokens with all_logits, else 1 */
   int64_t last_row;       /* the row kiln_logits() returns */
@@ -52,6 +58,7 @@ const char *kiln_status_string(int status) {
   case KILN_ERR_WEIGHTS_MODEL: return "weights of another model";
   case KILN_ERR_WEIGHTS_CORRUPT: return "corrupt weights (checksum)";
   case KILN_ERR_NOMEM: return "out of memory";
+  case KILN_ERR_DEVICE: return "no such device, or the GPU failed";
   default: return "unknown status";
   }
 }
@@ -94,6 +101,18 @@ static int check_desc(const KilnModelDesc *d, char *err, size_t n) {
   else if ((uint64_t)d->vocab > SIZE_MAX / sizeof(float) / (uint64_t)d->max_tokens)
     bad = "vocab * max_tokens overflows";
   if (bad) return rt_fail(err, n, KILN_ERR_INVALID, "the model description is invalid: %s", bad);
+  return d->cuda ? rt_gpu_check_desc(d, err, n) : KILN_OK;
+}
+
+/* The device asked for, and whether this model can run there. */
+static int check_device(const KilnModelDesc *d, const KilnOptions *o, char *err, size_t n) {
+  KilnDevice dev = o ? o->device : KILN_DEVICE_CPU;
+  if (dev != KILN_DEVICE_CPU && dev != KILN_DEVICE_CUDA)
+    return rt_fail(err, n, KILN_ERR_INVALID, "unknown device %d (expected KILN_DEVICE_CPU or "
+                   "KILN_DEVICE_CUDA)", (int)dev);
+  if (dev == KILN_DEVICE_CUDA && !d->cuda)
+    return rt_fail(err, n, KILN_ERR_DEVICE, "this model was compiled for the CPU only; compile "
+                   "it with --device=cuda to run it on a GPU");
   return KILN_OK;
 }
 
@@ -102,9 +121,15 @@ static int open_weights(KilnModel *m, const KilnOptions *o, char *err, size_t n)
   return rt_weights_embedded(&m->weights, m->desc, err, n);
 }
 
-static int allocate(KilnModel *m, char *err, size_t n) {
+/* The host's logits and context, and for the CPU the arena and the KV cache. */
+static int allocate(KilnModel *m, bool cpu, char *err, size_t n) {
   const KilnModelDesc *d = m->desc;
   int64_t rows = d->all_logits ? d->max_tokens : 1;
+  m->logits = calloc((size_t)(rows * d->vocab), sizeof(float));
+  m->context = calloc((size_t)d->max_context, sizeof(int32_t));
+  if (!m->logits || !m->context)
+    return rt_fail(err, n, KILN_ERR_NOMEM, "out of memory for the logits and the context");
+  if (!cpu) return KILN_OK;
   m->arena = rt_pages_alloc(d->arena_bytes);
   if (!m->arena)
     return rt_fail(err, n, KILN_ERR_NOMEM, "cannot allocate the activation arena (%llu bytes)",
@@ -113,16 +138,30 @@ static int allocate(KilnModel *m, char *err, size_t n) {
   if (!m->state)
     return rt_fail(err, n, KILN_ERR_NOMEM, "cannot allocate the KV cache (%llu bytes)",
                    (unsigned long long)d->state_bytes);
-  m->logits = calloc((size_t)(rows * d->vocab), sizeof(float));
-  m->context = calloc((size_t)d->max_context, sizeof(int32_t));
-  if (!m->logits || !m->context)
-    return rt_fail(err, n, KILN_ERR_NOMEM, "out of memory for the logits and the context");
+  return KILN_OK;
+}
+
+/* Uploads the checked weights to the GPU, then lets go of the host copy. */
+static int open_gpu(KilnModel *m, const KilnOptions *o, char *err, size_t n) {
+  int status = KILN_OK;
+  m->gpu = rt_gpu_open(m->desc, m->weights.data, o, &status, err, n);
+  rt_weights_close(&m->weights);
+  return status;
+}
+
+/* CPU: the arena, the KV cache, the threads and KilnExec. */
+static int open_cpu(KilnModel *m, int threads, char *err, size_t n) {
+  if (!(m->pool = rt_pool_new(threads, err, n))) return KILN_ERR_NOMEM;
+  m->ex = (KilnExec){.weights = m->weights.data, .arena = m->arena, .state = m->state,
+                     .parallel_for = rt_parallel_for, .pool = m->pool};
   return KILN_OK;
 }
 
 KilnModel *kiln_init(const KilnModelDesc *desc, const KilnOptions *opts, char *err,
                      size_t err_size) {
-  if (check_desc(desc, err, err_size) != KILN_OK) return NULL;
+  if (check_desc(desc, err, err_size) != KILN_OK ||
+      check_device(desc, opts, err, err_size) != KILN_OK)
+    return NULL;
   int threads = opts && opts->n_threads > 0 ? opts->n_threads : 1;
   if (threads > KILN_MAX_THREADS) {
     rt_fail(err, err_size, KILN_ERR_INVALID, "%d threads requested; at most %d", threads,
@@ -135,19 +174,19 @@ KilnModel *kiln_init(const KilnModelDesc *desc, const KilnOptions *opts, char *e
     return NULL;
   }
   m->desc = desc;
-  if (open_weights(m, opts, err, err_size) != KILN_OK || allocate(m, err, err_size) != KILN_OK ||
-      !(m->pool = rt_pool_new(threads, err, err_size))) {
+  bool cpu = !opts || opts->device == KILN_DEVICE_CPU;
+  if (open_weights(m, opts, err, err_size) != KILN_OK || allocate(m, cpu, err, err_size) != KILN_OK ||
+      (cpu ? open_cpu(m, threads, err, err_size) : open_gpu(m, opts, err, err_size)) != KILN_OK) {
     kiln_free(m);
     return NULL;
   }
-  m->ex = (KilnExec){.weights = m->weights.data, .arena = m->arena, .state = m->state,
-                     .parallel_for = rt_parallel_for, .pool = m->pool};
   return m;
 }
 
 void kiln_free(KilnModel *m) {
   if (!m) return;
   rt_pool_free(m->pool);
+  rt_gpu_close(m->gpu);
   free(m->context);
   free(m->logits);
   rt_pages_free(m->state, m->desc->state_bytes);
@@ -186,16 +225,27 @@ static int check_call(KilnModel *m, const int32_t *tokens, int64_t n) {
   return KILN_OK;
 }
 
-static int run_entry(KilnModel *m, KilnEntryFn entry, const int32_t *tokens, int64_t n) {
-  int status = check_call(m, tokens, n);
-  if (status != KILN_OK) return status;
-  status = entry(&m->ex, tokens, n, m->pos, m->logits);
+/* The CPU entry; a status model code may return is passed on. */
+static int run_cpu(KilnModel *m, bool decode, const int32_t *tokens, int64_t n) {
+  KilnEntryFn entry = decode ? m->desc->decode : m->desc->prefill;
+  int status = entry(&m->ex, tokens, n, m->pos, m->logits);
   if (status != KILN_OK) {
     int known = status == KILN_ERR_ARGS || status == KILN_ERR_TOKEN || status == KILN_ERR_CONTEXT;
     return rt_model_fail(m, known ? status : KILN_ERR_MODEL,
                       "the model code refused %lld tokens at position %lld: %s (status %d)",
                       (ll)n, (ll)m->pos, kiln_status_string(status), status);
   }
+  return KILN_OK;
+}
+
+/* Runs the entry on the model's device; on failure P stays as it was. */
+static int run_entry(KilnModel *m, bool decode, const int32_t *tokens, int64_t n) {
+  int status = check_call(m, tokens, n);
+  if (status == KILN_OK)
+    status = m->gpu ? rt_gpu_run(m->gpu, decode, tokens, n, m->pos, m->logits, m->error,
+                                 sizeof m->error)
+                    : run_cpu(m, decode, tokens, n);
+  if (status != KILN_OK) return status;
   memcpy(m->context + m->pos, tokens, (size_t)n * sizeof *tokens);
   m->pos += n;
   m->last_row = m->desc->all_logits ? n - 1 : 0;
@@ -203,10 +253,10 @@ static int run_entry(KilnModel *m, KilnEntryFn entry, const int32_t *tokens, int
 }
 
 int kiln_prefill(KilnModel *m, const int32_t *tokens, int64_t n) {
-  return run_entry(m, m->desc->prefill, tokens, n);
+  return run_entry(m, false, tokens, n);
 }
 
-int kiln_decode(KilnModel *m, int32_t token) { return run_entry(m, m->desc->decode, &token, 1); }
+int kiln_decode(KilnModel *m, int32_t token) { return run_entry(m, true, &token, 1); }
 
 const float *kiln_logits(const KilnModel *m) { return m->logits + m->last_row * m->desc->vocab; }
 int64_t kiln_position(const KilnModel *m) { return m->pos; }
@@ -214,4 +264,6 @@ const int32_t *kiln_context(const KilnModel *m) { return m->context; }
 void kiln_reset(KilnModel *m) { m->pos = 0; }
 const KilnModelDesc *kiln_desc(const KilnModel *m) { return m->desc; }
 int kiln_threads(const KilnModel *m) { return rt_pool_threads(m->pool); }
+KilnDevice kiln_device(const KilnModel *m) { return m->gpu ? KILN_DEVICE_CUDA : KILN_DEVICE_CPU; }
+const char *kiln_device_name(const KilnModel *m) { return m->gpu ? rt_gpu_name(m->gpu) : "cpu"; }
 const char *kiln_last_error(const KilnModel *m) { return m->error; }

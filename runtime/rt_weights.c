@@ -22,7 +22,7 @@ typedef unsigned long long ull;
 /* The header's fields, decoded from little-endian bytes. */
 typedef struct {
   char magic[8];
-  uint32_t abi_version;
+  uint32_t format_version;
   uint64_t model_hash, data_bytes, checksum;
 } RtWeightsHeader;
 
@@ -35,7 +35,7 @@ static uint64_t read_le(const uint8_t *p, int bytes) {
 static RtWeightsHeader decode_header(const uint8_t *h) {
   RtWeightsHeader hd;
   memcpy(hd.magic, h, 8);
-  hd.abi_version = (uint32_t)read_le(h + 8, 4);
+  hd.format_version = (uint32_t)read_le(h + 8, 4);
   hd.model_hash = read_le(h + 16, 8);
   hd.data_bytes = read_le(h + 24, 8);
   hd.checksum = read_le(h + 32, 8);
@@ -49,10 +49,10 @@ static int check_header(const RtWeightsHeader *hd, const KilnModelDesc *desc, co
     return rt_fail(err, n, KILN_ERR_WEIGHTS_FORMAT,
                    "weights file '%s' is not a kiln weights file (bad magic; expected \"%s\")",
                    path, KILN_WEIGHTS_MAGIC);
-  if (hd->abi_version != KILN_ABI_VERSION)
+  if (hd->format_version != KILN_WEIGHTS_VERSION)
     return rt_fail(err, n, KILN_ERR_WEIGHTS_FORMAT,
                    "weights file '%s' has format version %u; this runtime reads version %u",
-                   path, hd->abi_version, KILN_ABI_VERSION);
+                   path, hd->format_version, KILN_WEIGHTS_VERSION);
   if (hd->model_hash != desc->model_hash)
     return rt_fail(err, n, KILN_ERR_WEIGHTS_MODEL,
                    "weights file '%s' was built for another model (hash 0x%016llx, this "

@@ -144,7 +144,7 @@ int fake_model_write_weights(const char *path, uint64_t model_hash) {
   uint8_t *data = file + KILN_WEIGHTS_HEADER_BYTES;
   fake_model_fill_weights(data);
   memcpy(file, KILN_WEIGHTS_MAGIC, 8);
-  put_le(file + 8, KILN_ABI_VERSION, 4);
+  put_le(file + 8, KILN_WEIGHTS_VERSION, 4);
   put_le(file + 16, model_hash, 8);
   put_le(file + 24, FAKE_WEIGHTS_BYTES, 8);
   put_le(file + 32, kiln_hash64(data, FAKE_WEIGHTS_BYTES, KILN_HASH_SEED), 8);

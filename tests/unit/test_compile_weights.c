@@ -29,7 +29,7 @@ static void test_header(void) {
   memset(h, 0xaa, sizeof h);
   cw_header(h, 0x1122334455667788ull, 4096, 0x0102030405060708ull);
   CHECK(memcmp(h, "KILNWTS1", 8) == 0);
-  CHECK(load_le(h + 8, 4) == KILN_ABI_VERSION && load_le(h + 12, 4) == 0);
+  CHECK(load_le(h + 8, 4) == KILN_WEIGHTS_VERSION && load_le(h + 12, 4) == 0);
   CHECK(load_le(h + 16, 8) == 0x1122334455667788ull);
   CHECK(load_le(h + 24, 8) == 4096);
   CHECK(load_le(h + 32, 8) == 0x0102030405060708ull);

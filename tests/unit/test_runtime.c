@@ -186,9 +186,9 @@ static void test_embedded_weights(const char *good) {
 
 static void test_desc_checks(const char *good) {
   KilnModelDesc d = kiln_model;
-  d.abi_version = 2;
+  d.abi_version = 1;
   CHECK(strcmp(init_error(&d, good),
-               "the model code uses ABI version 2; this runtime implements version 1") == 0);
+               "the model code uses ABI version 1; this runtime implements version 2") == 0);
   d = kiln_model;
   d.kiln_version = "9.9.9";
   char want[256];
