@@ -42,8 +42,11 @@ static void help(void) {
       "                        (default: this machine)\n"
       "  --cpu=NAME            target CPU (default: this machine's; 'generic' across)\n"
       "  --features=LIST       target features, +avx2,-avx512f,... (default: the CPU's)\n"
-      "  --device=cpu|cuda     cpu (default), or cuda: with --emit=cu|ptx|cubin only, for now\n"
-      "  --gpu-arch=sm_NN      CUDA architecture of the CUBIN (default sm_90)\n\n"
+      "  --device=cpu|cuda     cpu (default), or cuda: the artifact carries, beside its CPU\n"
+      "                        code, the CUDA kernels as a CUBIN for --gpu-arch and PTX for\n"
+      "                        newer GPUs (needs NVRTC); it runs on the CPU too (its\n"
+      "                        --device=cpu flag)\n"
+      "  --gpu-arch=sm_NN      CUDA architecture of the CUBIN, sm_80 or newer (default sm_90)\n\n"
       "Linking (exe, lib, shared):\n"
       "  --cc=CMD              C compiler that links (default: $CC, else cc); needed to\n"
       "                        link an executable or shared library for another target\n"
@@ -93,6 +96,23 @@ static bool is_identifier(const char *s) {
   return true;
 }
 
+/* "sm_NN", "sm_NNa" or "sm_NNf" (arch and family features), NN at least 80: kiln's
+ * matmul and attention kernels use the tensor-core instructions of sm_80. */
+static bool check_gpu_arch(const char *v) {
+  size_t digits = strncmp(v, "sm_", 3) == 0 ? strspn(v + 3, "0123456789") : 0;
+  const char *rest = v + 3 + digits;
+  if (!digits || digits > 3 || (*rest && strcmp(rest, "a") != 0 && strcmp(rest, "f") != 0)) {
+    cli_usage_error("compile", "--gpu-arch expects sm_NN (sm_80, sm_90, ...), got '%s'", v);
+    return false;
+  }
+  if (atoi(v + 3) < 80) {
+    cli_usage_error("compile", "--gpu-arch %s is older than sm_80, the oldest architecture "
+                               "kiln's CUDA kernels support", v);
+    return false;
+  }
+  return true;
+}
+
 /* One flag with a value; false when it is not one of them or is bad. */
 static bool value_flag(CliArgs *a, CompileOptions *o, bool *bad) {
   const char *v;
@@ -118,10 +138,8 @@ static bool value_flag(CliArgs *a, CompileOptions *o, bool *bad) {
     o->device_cuda = v && strcmp(v, "cuda") == 0;
   } else if (cli_value(a, "--gpu-arch", &v)) {
     o->gpu_arch = v;
-    if (v && (strncmp(v, "sm_", 3) != 0 || !v[3] || strspn(v + 3, "0123456789a") != strlen(v + 3)))
-      *bad = true, cli_usage_error("compile", "--gpu-arch expects sm_NN (sm_80, sm_90, ...), got '%s'", v);
-  }
-  else if (cli_value(a, "--symbol", &v)) {
+    *bad = v && !check_gpu_arch(v);
+  } else if (cli_value(a, "--symbol", &v)) {
     o->symbol = v;
     if (v && !is_identifier(v))
       *bad = true, cli_usage_error("compile", "--symbol expects a C identifier, got '%s'", v);
@@ -164,9 +182,6 @@ static int parse_flags(int argc, char **argv, CompileOptions *o) {
   if (compile_emit_is_cuda(o->emit) && !o->device_cuda)
     return cli_usage_error("compile", "--emit=cu, ptx and cubin are CUDA kernels; give "
                                       "--device=cuda");
-  if (o->device_cuda && !compile_emit_is_cuda(o->emit))
-    return cli_usage_error("compile", "--device=cuda writes the kernels alone for now: give "
-                                      "--emit=cu, ptx or cubin (CUDA executables are not built yet)");
   if (o->emit == COMPILE_EXE && strcmp(o->symbol, "kiln_model") != 0)
     return cli_usage_error("compile", "--symbol applies to obj, lib and shared; an executable's "
                                       "model is always kiln_model");

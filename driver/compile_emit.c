@@ -125,6 +125,10 @@ static void header_comment(const Compile *c, IrBuf *b) {
     ir_buf_printf(b, " *   weights      embedded (KilnOptions.weights_path = NULL)\n");
   else
     ir_buf_printf(b, " *   weights      %s.kw (KilnOptions.weights_path)\n", stem);
+  if (ce_cuda_embedded(c))
+    ir_buf_printf(b, " *   CUDA         %d kernels: CUBIN for %s, PTX for newer GPUs "
+                     "(KilnOptions.device = KILN_DEVICE_CUDA)\n",
+                  c->cuda_kernels.nkernels, ce_gpu_arch(c));
   ir_buf_printf(b, " *\n * Use it through the runtime's API (kiln.h, docs/compile.md):\n *\n"
                    " *   KilnOptions opts = {.weights_path = %s%s%s, .n_threads = 4};\n"
                    " *   KilnModel *m = kiln_init(&%s, &opts, err, sizeof err);\n *\n",
@@ -207,6 +211,10 @@ bool ce_generate(Compile *c, IrDiag *d) {
       .tokenizer = c->tokenizer, .tokenizer_bytes = c->tokenizer_bytes, .vocab = c->vocab,
       .max_context = c->max_context, .max_tokens = c->max_tokens, .bos_id = c->bos_id,
       .eos_id = c->eos_id, .all_logits = c->all_logits};
+  CgCudaImage cuda = {ce_gpu_arch(c), (const uint8_t *)c->cuda_image.cubin,
+                      c->cuda_image.cubin_bytes, c->cuda_image.ptx,
+                      c->cuda_image.ptx ? strlen(c->cuda_image.ptx) : 0, &c->cuda_kernels};
+  if (ce_cuda_embedded(c)) info.cuda = &cuda;
   CgTarget t = {o->triple, o->cpu, o->features, o->llvm_opt, &c->ktarget};
   char buf[4096];
   const char *obj = object_path(c, buf, sizeof buf, d);
@@ -222,6 +230,7 @@ bool ce_generate(Compile *c, IrDiag *d) {
 }
 
 void ce_free(Compile *c) {
+  ce_free_cuda(c);
   if (c->kw_map) munmap(c->kw_map, KILN_WEIGHTS_HEADER_BYTES + (size_t)c->weights_bytes);
   else free(c->weights);
   c->kw_map = NULL;

@@ -5,6 +5,8 @@
 #define KILN_COMPILE_INTERNAL_H
 
 #include "artifact_link.h"
+#include "cg_cuda.h"
+#include "cg_nvrtc.h"
 #include "compile_outputs.h"
 #include "compile_pipeline.h"
 #include "compile_progress.h"
@@ -32,6 +34,10 @@ typedef struct {
   const char *kw_tmp;     /* temporary of the weights file, or NULL */
   const char *header_tmp; /* temporary of STEM.h, or NULL */
   const char *cuda_tmp[3], *cuda_ext[3]; /* --device=cuda outputs: temporaries, extensions */
+  /* --device=cuda with a CPU artifact: the kernels the object carries */
+  CgNvrtc *nvrtc;         /* opened before any work */
+  CgCudaModule cuda_kernels; /* launch records */
+  CgNvrtcOutput cuda_image;  /* PTX and CUBIN */
   AlRuntime rt;           /* exe, lib, shared */
   bool have_rt;
   /* the weights: data area in memory, or mapped inside the .kw temporary */
@@ -49,6 +55,15 @@ void ce_hash(Compile *c);
 bool ce_write_kir(Compile *c, IrDiag *d);
 /* ---- compile_cuda.c ---- */
 bool ce_write_cuda(Compile *c, IrDiag *d);
+/* Whether the artifact carries CUDA kernels beside its CPU code. */
+bool ce_cuda_embedded(const Compile *c);
+/* --gpu-arch, or "sm_90". */
+const char *ce_gpu_arch(const Compile *c);
+/* Loads NVRTC for ce_build_cuda (nothing when not ce_cuda_embedded). */
+bool ce_open_nvrtc(Compile *c, IrDiag *d);
+/* The plan's CUDA kernels, compiled to PTX and CUBIN in memory. */
+bool ce_build_cuda(Compile *c, IrDiag *d);
+void ce_free_cuda(Compile *c);
 bool ce_generate(Compile *c, IrDiag *d);
 bool ce_write_header(Compile *c, IrDiag *d);
 bool ce_finish_weights(Compile *c, IrDiag *d);

@@ -374,13 +374,15 @@ static bool reserve_outputs(Compile *c, IrDiag *d) {
 
 /* Every step in order; the first failure stops (d says why). */
 static bool steps(Compile *c, IrDiag *d) {
-  bool ok = check_target(c, d) && find_runtime(c, d) && load(c, d) && check_module(c, d) &&
-            set_bounds(c, d) && run_passes(c, d) && build_plan(c, d);
+  bool ok = check_target(c, d) && find_runtime(c, d) && ce_open_nvrtc(c, d) && load(c, d) &&
+            check_module(c, d) && set_bounds(c, d) && run_passes(c, d) && build_plan(c, d);
   if (!ok) return false;
   print_requested(c);
   if (!reserve_outputs(c, d)) return false;
   if (compile_emit_is_cuda(c->o->emit)) return ce_write_cuda(c, d) && co_commit(&c->out, d);
-  if (!ce_pack_weights(c, d)) return false;
+  /* the CUDA kernels before the weights: an op without a CUDA kernel
+   * fails before gigabytes are packed */
+  if (!ce_build_cuda(c, d) || !ce_pack_weights(c, d)) return false;
   ce_hash(c);
   if (c->o->emit == COMPILE_KIR) return ce_write_kir(c, d) && co_commit(&c->out, d);
   return ce_generate(c, d) && ce_write_header(c, d) && ce_finish_weights(c, d) &&

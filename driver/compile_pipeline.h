@@ -17,6 +17,10 @@
  *   cu, ptx, cubin (--device=cuda): STEM.cu / STEM.ptx / STEM.cubin + STEM.ptx,
  *           and STEM.json, the launch manifest (STEM: NAME without the extension)
  *
+ * --device=cuda with exe, obj, lib, shared, ll or asm: the same files; the
+ * plan's CUDA kernels, compiled by NVRTC (CUBIN + PTX) after the plan, go
+ * into the code beside the CPU's (KilnModelDesc.cuda).
+ *
  * The model hash stamped into the code, the weights file and the header
  * is kiln_hash64 over the printed optimized IR, continued over the weights
  * checksum: the same IR and weights give the same hash.
@@ -68,8 +72,8 @@ typedef struct {
   const struct FeWeights *weights;
   int llvm_opt;            /* --llvm-opt, 0..3 */
   const char *triple, *cpu, *features; /* NULL: the host's */
-  bool device_cuda;        /* --device=cuda */
-  const char *gpu_arch;    /* --gpu-arch=sm_NN (NULL: sm_90) */
+  bool device_cuda;        /* --device=cuda: the CUDA kernels too (or alone: cu, ptx, cubin) */
+  const char *gpu_arch;    /* --gpu-arch=sm_NN, sm_80 or newer (NULL: sm_90) */
   const char *symbol;      /* the KilnModelDesc's name */
   const char *cc;          /* --cc, or NULL */
   const char *runtime_dir; /* --runtime-dir, or NULL */

@@ -33,6 +33,7 @@
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
 
+#include "cg_cuda.h"
 #include "ir_expr.h"
 #include "kernel.h"
 #include "target.h"
@@ -183,6 +184,17 @@ typedef struct {
 const CgOpEmitter *cg_op_emitter(IrOpKind kind);
 
 /* ---- cg_llvm_module.c ---- */
+/* The CUDA kernels of the same plan (kiln compile --device=cuda), which
+ * the object carries beside its CPU code as a KilnCudaDesc (kiln_abi.h). */
+typedef struct {
+  const char *gpu_arch;         /* "sm_90": what the CUBIN runs on */
+  const uint8_t *cubin;         /* the CUBIN (ELF) */
+  uint64_t cubin_bytes;
+  const char *ptx;              /* NUL-terminated PTX for compute_NN */
+  uint64_t ptx_bytes;           /* strlen(ptx) */
+  const CgCudaModule *kernels;  /* launch records, entry by entry (cg_cuda_emit) */
+} CgCudaImage;
+
 typedef struct {
   const char *symbol;        /* name of the KilnModelDesc global ("kiln_model") */
   const char *model_name;
@@ -194,11 +206,23 @@ typedef struct {
   uint64_t tokenizer_bytes;
   int64_t vocab, max_context, max_tokens, bos_id, eos_id;
   bool all_logits;
+  const CgCudaImage *cuda;   /* NULL: CPU only */
 } CgModuleInfo;
 
 /* Emits the whole plan into a new LLVM module for target t, optimizes it
  * and writes `path` in the requested form. */
 bool cg_llvm_compile(const KernelPlan *plan, const CgModuleInfo *info, const CgTarget *t,
                      CgEmitKind kind, const char *path, IrDiag *d);
+/* A private constant global holding s with its NUL; its address. */
+LLVMValueRef cg_const_string(CgLlvm *cg, const char *s, uint64_t len, const char *name);
+/* A private constant global holding n bytes, aligned to `align`; a null
+ * pointer when n is 0. */
+LLVMValueRef cg_const_bytes(CgLlvm *cg, const uint8_t *data, uint64_t n, unsigned align,
+                            const char *name);
+
+/* ---- cg_llvm_cuda_desc.c ---- */
+/* The KilnCudaDesc global of img (a private constant), or a null pointer
+ * when img is NULL: the value of KilnModelDesc.cuda. */
+LLVMValueRef cg_llvm_cuda_desc(CgLlvm *cg, const CgCudaImage *img);
 
 #endif

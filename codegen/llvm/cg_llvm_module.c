@@ -355,8 +355,8 @@ static LLVMValueRef emit_entry(CgLlvm *cg, const KEntryPlan *ep, LLVMValueRef *k
   return fn;
 }
 
-static LLVMValueRef const_string(CgLlvm *cg, const char *s, const char *name) {
-  LLVMValueRef init = LLVMConstStringInContext(cg->ctx, s, (unsigned)strlen(s), 0);
+LLVMValueRef cg_const_string(CgLlvm *cg, const char *s, uint64_t len, const char *name) {
+  LLVMValueRef init = LLVMConstStringInContext2(cg->ctx, s, (size_t)len, 0);
   LLVMValueRef g = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
   LLVMSetInitializer(g, init);
   LLVMSetGlobalConstant(g, 1);
@@ -364,14 +364,19 @@ static LLVMValueRef const_string(CgLlvm *cg, const char *s, const char *name) {
   return g;
 }
 
-static LLVMValueRef const_bytes(CgLlvm *cg, const uint8_t *data, uint64_t n, const char *name) {
+static LLVMValueRef const_string(CgLlvm *cg, const char *s, const char *name) {
+  return cg_const_string(cg, s, strlen(s), name);
+}
+
+LLVMValueRef cg_const_bytes(CgLlvm *cg, const uint8_t *data, uint64_t n, unsigned align,
+                            const char *name) {
   if (!data || !n) return LLVMConstNull(cg->ptr);
   LLVMValueRef init = LLVMConstStringInContext2(cg->ctx, (const char *)data, (size_t)n, 1);
   LLVMValueRef g = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
   LLVMSetInitializer(g, init);
   LLVMSetGlobalConstant(g, 1);
   LLVMSetLinkage(g, LLVMPrivateLinkage);
-  LLVMSetAlignment(g, 64);
+  LLVMSetAlignment(g, align);
   return g;
 }
 
@@ -379,7 +384,8 @@ static LLVMValueRef const_bytes(CgLlvm *cg, const uint8_t *data, uint64_t n, con
 static void emit_desc(CgLlvm *cg, const CgModuleInfo *info, LLVMValueRef prefill, LLVMValueRef decode) {
   const KernelPlan *p = cg->plan;
   LLVMTypeRef ft[] = {cg->i32, cg->ptr, cg->i64, cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64, cg->i64,
-                      cg->i64, cg->i64, cg->i64, cg->i64, cg->ptr, cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i32};
+                      cg->i64, cg->i64, cg->i64, cg->i64, cg->ptr, cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i32,
+                      cg->ptr};
   unsigned nf = sizeof ft / sizeof ft[0];
   LLVMTypeRef desc_t = LLVMStructTypeInContext(cg->ctx, ft, nf, 0);
   LLVMValueRef v[] = {
@@ -391,13 +397,14 @@ static void emit_desc(CgLlvm *cg, const CgModuleInfo *info, LLVMValueRef prefill
       cg_i64(cg, info->bos_id), cg_i64(cg, info->eos_id),
       LLVMConstInt(cg->i64, p->arena_bytes, 0), LLVMConstInt(cg->i64, p->state_bytes, 0),
       LLVMConstInt(cg->i64, p->weights_bytes, 0), LLVMConstInt(cg->i64, info->weights_checksum, 0),
-      info->embed_weights ? const_bytes(cg, info->weights, p->weights_bytes, "kiln.weights")
+      info->embed_weights ? cg_const_bytes(cg, info->weights, p->weights_bytes, 64, "kiln.weights")
                           : LLVMConstNull(cg->ptr),
-      const_bytes(cg, info->tokenizer, info->tokenizer_bytes, "kiln.tokenizer"),
+      cg_const_bytes(cg, info->tokenizer, info->tokenizer_bytes, 64, "kiln.tokenizer"),
       LLVMConstInt(cg->i64, info->tokenizer_bytes, 0),
       prefill ? prefill : LLVMConstNull(cg->ptr),
       decode ? decode : LLVMConstNull(cg->ptr),
       LLVMConstInt(cg->i32, info->all_logits, 0),
+      cg_llvm_cuda_desc(cg, info->cuda),
   };
   LLVMValueRef g = LLVMAddGlobal(cg->mod, desc_t, info->symbol);
   LLVMSetInitializer(g, LLVMConstNamedStruct(desc_t, v, nf));

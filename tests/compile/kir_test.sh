@@ -83,7 +83,7 @@ check "asm defines the descriptor" grep -q '^tiny_model:' m.s
 
 # ---- kir: the optimized module, stamped, interpreted the same ----
 check "compile kir" "$KILN" compile "$kir" --emit=kir -o m.kir
-check "kir stamp" grep -q "^// kiln 0.1.0, abi 1: model 'elementwise', hash $hash\$" m.kir
+check "kir stamp" grep -q "^// kiln 0.1.0, abi 2: model 'elementwise', hash $hash\$" m.kir
 check "run-ir on the emitted kir" sh -c "'$KILN' run-ir m.kir --entry prefill --sym P=0 \
   --input tokens=1,2 --entry decode --sym P=2 --input token=3 >ref2.txt"
 same_file "emitted kir interprets the same" ref.txt ref2.txt

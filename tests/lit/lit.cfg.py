@@ -17,3 +17,19 @@ config.environment["PATH"] = os.pathsep.join(
 for var in ["ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"]:
     if var in os.environ:
         config.environment[var] = os.environ[var]
+
+# Tests that compile CUDA kernels need NVRTC (REQUIRES: nvrtc); kiln
+# dlopens it by the same names (codegen/cuda/cg_nvrtc.c).
+def _have_nvrtc():
+    import ctypes
+    for name in ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+                 "/usr/local/cuda/lib64/libnvrtc.so"]:
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            pass
+    return False
+
+if _have_nvrtc():
+    config.available_features.add("nvrtc")
