@@ -101,10 +101,18 @@ bool cgc_emit_matmul(CgCuda *cg, const IrOp *op);
 bool cgc_mm_operands(CgCuda *cg, const IrOp *op);
 void cgc_mm_batch_bases(CgCuda *cg, const IrType *o, const IrType *a, const IrType *b);
 bool cgc_mm_epilogue(CgCuda *cg, const IrOp *op, const char *epilogue, const char *acc);
+/* cg_cuda_ops_matmul_tc.c: the tensor-core kernel (b bf16 or f16, a f32
+ * or b's dtype, no packed panels, M not the constant 1). */
+bool cgc_mm_tc_fits(const IrOp *op);
+bool cgc_emit_matmul_tc(CgCuda *cg, const IrOp *op);
 /* cg_cuda_ops_matvec.c: one row (M the constant 1) against b stored [N, K]. */
 bool cgc_matvec_fits(const IrOp *op);
 bool cgc_emit_matvec(CgCuda *cg, const IrOp *op);
 bool cgc_emit_attention(CgCuda *cg, const IrOp *op); /* attention and attention_split */
+/* cg_cuda_ops_attn_tc.c: attention on tensor cores (f32 q, k, v row-major,
+ * head dims constant multiples of 16 up to 128, T not the constant 1). */
+bool cgc_attn_tc_fits(const IrOp *op);
+bool cgc_emit_attention_tc(CgCuda *cg, const IrOp *op);
 bool cgc_emit_attention_merge(CgCuda *cg, const IrOp *op);
 
 /* The prelude every source starts with (cg_cuda_prelude.c). */

@@ -17,7 +17,9 @@
  * blockIdx.z (FlashDecoding), writing each chunk's normalized output and
  * its log-sum-exp; attention_merge combines the chunks, one thread per
  * output element.
- * Not yet: tensor cores for q k^T and p v.
+ * Prefill attention with f32 operands and head dims that are multiples of
+ * 16 up to 128 takes the tensor-core kernel instead (cg_cuda_ops_attn_tc.c);
+ * this one keeps decode (T the constant 1), split-KV and the rest.
  */
 #include <stdio.h>
 
@@ -126,6 +128,7 @@ static bool emit_attention(CgCuda *cg, const IrOp *op, bool split) {
 }
 
 bool cgc_emit_attention(CgCuda *cg, const IrOp *op) {
+  if (cgc_attn_tc_fits(op)) return cgc_emit_attention_tc(cg, op);
   return emit_attention(cg, op, op->kind == IR_OP_ATTENTION_SPLIT);
 }
 

@@ -18,7 +18,9 @@
  * A matmul of one row against weights stored [N, K] (decode) goes to the
  * matvec kernel instead (cg_cuda_ops_matvec.c).
  *
- * Tensor cores (mma.sync / wmma for f16 and bf16) are not used yet.
+ * Matmuls with bf16 or f16 weights go to the tensor-core kernel
+ * (cg_cuda_ops_matmul_tc.c); this one serves f32 x f32 and what that one
+ * does not take (packed weights, mixed 16-bit dtypes).
  */
 #include <stdio.h>
 
@@ -96,6 +98,7 @@ bool cgc_emit_matmul(CgCuda *cg, const IrOp *op) {
   const IrValue *a = op->in[0], *b = op->in[1], *y = op->out[0];
   const char *epilogue = ir_op_str(op, "epilogue", NULL);
   if (cgc_matvec_fits(op)) return cgc_emit_matvec(cg, op);
+  if (cgc_mm_tc_fits(op)) return cgc_emit_matmul_tc(cg, op);
   if (!cgc_mm_operands(cg, op)) return false;
   bool ta = ir_op_bool(op, "transpose_a"), tb = ir_op_bool(op, "transpose_b");
   const IrType *o = &y->type;

@@ -270,8 +270,10 @@ static void test_model(const char *name, int level, int block) {
       free(want);
       free(got);
     }
-    printf("%-16s %3d CUDA kernels run on the host; relative difference %.2g\n", tm.name,
-           tm.cuda.nkernels, worst_seen);
+    int attn_tc = 0; /* attentions on tensor cores (head dim 16, symbolic T) */
+    for (const char *p = tm.src.data; (p = strstr(p, "/* tensor-core attention: ")); p++) attn_tc++;
+    printf("%-16s %3d CUDA kernels run on the host (%d attention on tensor cores); relative difference %.2g\n",
+           tm.name, tm.cuda.nkernels, attn_tc, worst_seen);
   }
   host_free(&hm);
   tcu_free(&tm);
@@ -411,6 +413,243 @@ static void test_small(const char *name, const char *text, int nkernels, int64_t
   tcu_free(&tm);
 }
 
+/* ---- the tensor-core matmul (cg_cuda_ops_matmul_tc.c) ---- */
+
+/* A param of n pseudo-random values in [-1, 1) with 16 significant bits,
+ * so an f32 activation keeps bits that one bf16 or f16 cannot hold. */
+static void tc_param(IrBuf *b, const char *name, const char *type, int n, unsigned *x) {
+  ir_buf_printf(b, "  param @%s : %s = [", name, type);
+  for (int i = 0; i < n; i++) {
+    *x = *x * 1103515245u + 12345u;
+    ir_buf_printf(b, "%s%.9g", i ? ", " : "", (double)((*x >> 8) & 0xffffu) / 32768.0 - 1.0);
+  }
+  ir_buf_printf(b, "]\n");
+}
+
+/* One entry a matmul: f32 x bf16 and x f16 weights, bf16 x bf16, f16 x
+ * f16, with and without transpose_b, transpose_a, odd shapes (M 37, N 50,
+ * K 70: plain loads), rows of 16-byte multiples (K 72: cp.async), a
+ * symbolic M with an epilogue, a batch dim. */
+static const struct {
+  const char *name, *body, *kind; /* kind: the kernel's comment line */
+} tc_entries[] = {
+    {"f32_bf16_tb", "    %y = matmul(@a, @wb) {transpose_b} : f32[37, 50]\n", "f32 x bf16, split a; plain loads"},
+    {"f32_f16", "    %y = matmul(@a, @wh) : f32[37, 50]\n", "f32 x f16, split a; plain loads"},
+    {"f32_f16_ta", "    %y = matmul(@at, @wh) {transpose_a} : f32[37, 50]\n", "f32 x f16, split a; plain loads"},
+    {"bf16_bf16_tb", "    %y = matmul(@ab, @wb) {transpose_b} : f32[37, 50]\n", "bf16 x bf16, plain a; plain loads"},
+    {"bf16_bf16", "    %y = matmul(@ab, @wbn) : f32[37, 50]\n", "bf16 x bf16, plain a; plain loads"},
+    {"f16_f16_tb", "    %y = matmul(@ah72, @wh72) {transpose_b} : f32[37, 50]\n",
+     "f16 x f16, plain a; cp.async a and b"},
+    {"sym_epilogue",
+     "    %e = embedding(@emb, %x) : f32[T, 72]\n"
+     "    %y = matmul(%e, @wb72, @bias) {transpose_b, epilogue = \"add(silu(acc), $2)\"} : f32[T, 50]\n",
+     "f32 x bf16, split a; cp.async a and b"},
+    {"batch", "    %y = matmul(@a3, @w3) {transpose_b} : f32[3, 20, 40]\n", "f32 x bf16, split a; cp.async a and b"},
+};
+#define TC_NENTRIES ((int)(sizeof tc_entries / sizeof tc_entries[0]))
+
+static void tc_module(IrBuf *b) {
+  unsigned x = 777;
+  ir_buf_printf(b, "module @tc {\n  sym T <= 64\n");
+  tc_param(b, "a", "f32[37, 70]", 37 * 70, &x);
+  tc_param(b, "at", "f32[70, 37]", 70 * 37, &x);
+  tc_param(b, "ab", "bf16[37, 70]", 37 * 70, &x);
+  tc_param(b, "wb", "bf16[50, 70]", 50 * 70, &x);
+  tc_param(b, "wbn", "bf16[70, 50]", 70 * 50, &x);
+  tc_param(b, "wh", "f16[70, 50]", 70 * 50, &x);
+  tc_param(b, "ah72", "f16[37, 72]", 37 * 72, &x);
+  tc_param(b, "wh72", "f16[50, 72]", 50 * 72, &x);
+  tc_param(b, "emb", "f32[40, 72]", 40 * 72, &x);
+  tc_param(b, "wb72", "bf16[50, 72]", 50 * 72, &x);
+  tc_param(b, "bias", "f32[50]", 50, &x);
+  tc_param(b, "a3", "f32[3, 20, 72]", 3 * 20 * 72, &x);
+  tc_param(b, "w3", "bf16[3, 40, 72]", 3 * 40 * 72, &x);
+  for (int i = 0; i < TC_NENTRIES; i++) {
+    const char *ty = strrchr(tc_entries[i].body, ':') + 2; /* the last op's (%y's) type */
+    ir_buf_printf(b, "  func @%s(%%x: i32[T]) -> %.*s {\n%s    return %%y\n  }\n", tc_entries[i].name,
+                  (int)(strchr(ty, ']') + 1 - ty), ty, tc_entries[i].body);
+  }
+  ir_buf_printf(b, "}\n");
+}
+
+/* Every entry of the tensor-core module on the host against the
+ * interpreter (which widens the weights to f32 and multiplies in f32):
+ * within 1e-4 x max(1, |want|); T = 37 for the symbolic M. */
+static void test_tensor_cores(void) {
+  TcuModel tm = {0};
+  HostModel hm = {0};
+  IrDiag d = {0};
+  IrBuf text = {0};
+  tc_module(&text);
+  snprintf(tm.name, sizeof tm.name, "tc");
+  tm.m = ir_parse(text.data, strlen(text.data), "tc.kir", &d);
+  tm.ref = tm.m ? ir_parse(text.data, strlen(text.data), "tc.kir", &d) : NULL;
+  ir_buf_free(&text);
+  bool ok = tm.m && tm.ref && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
+            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
+  if (!ok) fprintf(stderr, "tc: %s\n", d.msg);
+  CHECK(ok && tm.cuda.nkernels == TC_NENTRIES + 1);
+  for (int i = 0; ok && i < TC_NENTRIES; i++) {
+    char kind[128];
+    snprintf(kind, sizeof kind, "/* tensor cores: %s */", tc_entries[i].kind);
+    CHECK_STR_CONTAINS(tm.src.data, kind);
+  }
+  ok = ok && host_setup(&hm, &tm);
+  CHECK(ok);
+  int32_t tok[37];
+  for (int i = 0; i < 37; i++) tok[i] = (i * 7) % 40;
+  for (int e = 0; ok && e < TC_NENTRIES; e++) {
+    Call c = {tc_entries[e].name, 37, 0, tok};
+    int64_t n = 0;
+    float *want = interp_call(&hm, &c, &n);
+    float *got = want ? host_call(&hm, &c, n) : NULL;
+    CHECK(want && got && n > 0);
+    double worst = 0;
+    for (int64_t i = 0; want && got && i < n; i++) {
+      double rel = fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i]));
+      if (!(rel <= 1e-4) && worst <= 1e-4)
+        fprintf(stderr, "tc @%s: element %lld is %.9g, the interpreter gives %.9g\n", c.entry, (long long)i,
+                got[i], want[i]);
+      worst = rel > worst || rel != rel ? rel : worst;
+    }
+    check_count++;
+    if (!(worst <= 1e-4)) check_failures++;
+    printf("tc @%-14s %6lld values on tensor cores (host twin); relative difference %.2g\n", c.entry,
+           (long long)n, worst);
+    free(want);
+    free(got);
+  }
+  host_free(&hm);
+  tcu_free(&tm);
+}
+
+/* ---- attention on tensor cores (cg_cuda_ops_attn_tc.c) ---- */
+
+/* One entry an attention whose q (and, with past >= 0, k and v) come
+ * from embeddings of the T tokens, so T is symbolic: q [hq, T, d]; k, v
+ * [hkv, past + T, d|dv] (the past a constant param, concatenated), or
+ * constant params [hkv, s, d|dv] when past < 0. */
+static const struct {
+  const char *name;
+  int hq, hkv, d, dv, past, s;
+  const char *attrs;
+} at_entries[] = {
+    {"gqa_causal", 4, 1, 64, 64, 5, 0, "scale = 0.25, causal, offset = 5"},
+    {"d128_window", 2, 2, 128, 128, -1, 75, "scale = 0.125, causal, offset = 5, window = 9"},
+    {"bidir", 2, 1, 64, 32, -1, 70, "scale = 0.25"},
+    /* rows i >= T - 16 see no key (all are older than the window): zeros */
+    {"masked", 2, 1, 128, 64, 5, 0, "scale = 0.25, causal, offset = 40, window = 20"},
+};
+#define AT_NENTRIES ((int)(sizeof at_entries / sizeof at_entries[0]))
+
+/* %<v> : f32[h, T, n] from the tokens through table @<name>_<v> [40, h * n]. */
+static void at_embed(IrBuf *b, const char *name, const char *v, int h, int n, unsigned *x) {
+  char pname[64], ty[32];
+  snprintf(pname, sizeof pname, "%s_%s", name, v);
+  snprintf(ty, sizeof ty, "f32[40, %d]", h * n);
+  tc_param(b, pname, ty, 40 * h * n, x);
+}
+
+static void at_module(IrBuf *b) {
+  unsigned x = 4242;
+  ir_buf_printf(b, "module @attn {\n  sym T <= 70\n");
+  for (int e = 0; e < AT_NENTRIES; e++) {
+    const char *n = at_entries[e].name;
+    int hq = at_entries[e].hq, hkv = at_entries[e].hkv, dims[3] = {at_entries[e].d, at_entries[e].d, at_entries[e].dv};
+    at_embed(b, n, "q", hq, dims[0], &x);
+    for (int i = 1; i < 3; i++) {
+      char pname[64], ty[48];
+      bool past = at_entries[e].past >= 0;
+      if (past) at_embed(b, n, i == 1 ? "k" : "v", hkv, dims[i], &x);
+      snprintf(pname, sizeof pname, "%s_%sp", n, i == 1 ? "k" : "v");
+      int len = past ? at_entries[e].past : at_entries[e].s;
+      snprintf(ty, sizeof ty, "f32[%d, %d, %d]", hkv, len, dims[i]);
+      tc_param(b, pname, ty, hkv * len * dims[i], &x);
+    }
+  }
+  for (int e = 0; e < AT_NENTRIES; e++) {
+    const char *n = at_entries[e].name, *vn[3] = {"q", "k", "v"};
+    int dims[3] = {at_entries[e].d, at_entries[e].d, at_entries[e].dv}, past = at_entries[e].past;
+    ir_buf_printf(b, "  func @%s(%%x: i32[T]) -> f32[%d, T, %d] {\n", n, at_entries[e].hq, at_entries[e].dv);
+    for (int i = 0; i < 3; i++) {
+      int h = i ? at_entries[e].hkv : at_entries[e].hq;
+      if (i && past < 0) continue;
+      ir_buf_printf(b, "    %%e%s = embedding(@%s_%s, %%x) : f32[T, %d]\n", vn[i], n, vn[i], h * dims[i]);
+      ir_buf_printf(b, "    %%r%s = reshape(%%e%s) : f32[T, %d, %d]\n", vn[i], vn[i], h, dims[i]);
+      ir_buf_printf(b, "    %%%s%s = transpose(%%r%s) {perm = [1, 0, 2]} : f32[%d, T, %d]\n", vn[i], i ? "n" : "",
+                    vn[i], h, dims[i]);
+      if (i)
+        ir_buf_printf(b, "    %%%s = concat(@%s_%sp, %%%sn) {axis = 1} : f32[%d, %d+T, %d]\n", vn[i], n, vn[i], vn[i], h,
+                      past, dims[i]);
+    }
+    char kv[2][80];
+    for (int i = 0; i < 2; i++) /* the constant param, or the concatenation */
+      snprintf(kv[i], sizeof kv[i], past < 0 ? "@%s_%sp" : "%%%.0s%s", past < 0 ? n : "", vn[i + 1]);
+    ir_buf_printf(b, "    %%y = attention(%%q, %s, %s) {%s} : f32[%d, T, %d]\n    return %%y\n  }\n", kv[0], kv[1],
+                  at_entries[e].attrs, at_entries[e].hq, at_entries[e].dv);
+  }
+  ir_buf_printf(b, "}\n");
+}
+
+/* Every entry of the attention module at T = 1, 7, 33, 70 on the host
+ * (the mma and shuffle twins) against the interpreter: within 1e-4 x
+ * max(1, |want|); every attention takes the tensor-core kernel. */
+static void test_attention_tc(void) {
+  TcuModel tm = {0};
+  HostModel hm = {0};
+  IrDiag d = {0};
+  IrBuf text = {0};
+  at_module(&text);
+  snprintf(tm.name, sizeof tm.name, "attn-tc");
+  tm.m = ir_parse(text.data, strlen(text.data), "attn.kir", &d);
+  tm.ref = tm.m ? ir_parse(text.data, strlen(text.data), "attn.kir", &d) : NULL;
+  ir_buf_free(&text);
+  bool ok = tm.m && tm.ref && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
+            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
+  if (!ok) fprintf(stderr, "attn-tc: %s\n", d.msg);
+  CHECK(ok);
+  int ntc = 0;
+  for (const char *p = ok ? tm.src.data : ""; (p = strstr(p, "/* tensor-core attention: ")); p++) ntc++;
+  CHECK(ntc == AT_NENTRIES);
+  CHECK_STR_CONTAINS(ok ? tm.src.data : "", "BK 64, D 64, Dv 64; cp.async k and v */");
+  CHECK_STR_CONTAINS(ok ? tm.src.data : "", "BK 32, D 128, Dv 128; cp.async k and v */");
+  ok = ok && host_setup(&hm, &tm);
+  CHECK(ok);
+  int32_t tok[70];
+  for (int i = 0; i < 70; i++) tok[i] = (i * 7 + 3) % 40;
+  const int64_t ts[] = {1, 7, 33, 70};
+  for (int e = 0; ok && e < AT_NENTRIES; e++) {
+    double worst = 0;
+    int64_t total = 0, zeros = 0;
+    for (int ti = 0; ti < 4; ti++) {
+      Call c = {at_entries[e].name, ts[ti], 0, tok};
+      int64_t n = 0;
+      float *want = interp_call(&hm, &c, &n);
+      float *got = want ? host_call(&hm, &c, n) : NULL;
+      CHECK(want && got && n > 0);
+      for (int64_t i = 0; want && got && i < n; i++) {
+        double rel = fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i]));
+        if (!(rel <= 1e-4) && worst <= 1e-4)
+          fprintf(stderr, "attn-tc @%s T=%lld: element %lld is %.9g, the interpreter gives %.9g\n", c.entry,
+                  (long long)c.T, (long long)i, got[i], want[i]);
+        worst = rel > worst || rel != rel ? rel : worst;
+        zeros += want[i] == 0.0f && got[i] == 0.0f;
+      }
+      total += n;
+      free(want);
+      free(got);
+    }
+    check_count++;
+    if (!(worst <= 1e-4)) check_failures++;
+    printf("attn-tc @%-12s %6lld values (T = 1, 7, 33, 70; %lld exact zeros) on tensor cores (host twin); "
+           "relative difference %.2g\n",
+           at_entries[e].name, (long long)total, (long long)zeros, worst);
+    if (strcmp(at_entries[e].name, "masked") == 0) CHECK(zeros == 2 * 64 * (1 + 7 + 16 + 16));
+  }
+  host_free(&hm);
+  tcu_free(&tm);
+}
+
 /* `test_cuda_host quick` runs only the small modules, not the models. */
 int main(int argc, char **argv) {
   bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
@@ -425,6 +664,8 @@ int main(int argc, char **argv) {
   tcu_split_module(&split);
   test_small("split-kv", split.data, 2, 24, 1e-5); /* online softmax: reordered sums */
   ir_buf_free(&split);
+  test_tensor_cores();
+  test_attention_tc();
   char *names[64];
   int n = quick ? 0 : tcu_model_names(names, 64);
   CHECK(quick || n >= 7);

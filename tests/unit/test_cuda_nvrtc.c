@@ -192,6 +192,99 @@ static void test_small(CgNvrtc *nv, const char *name, const char *text) {
   tcu_free(&tm);
 }
 
+/* Matmuls on the tensor-core kernel (cg_cuda_ops_matmul_tc.c): split f32
+ * x bf16 and x f16 with cp.async (K 64), b without transpose_b (plain
+ * loads for b), K 70 (plain loads), bf16 x bf16, a symbolic M with an
+ * epilogue, a batch. No values: only compiled. */
+static const char *const tc_module =
+    "module @tc {\n  sym T <= 512\n"
+    "  param @wb : bf16[256, 64]\n  param @wh : f16[256, 64]\n  param @wn : bf16[64, 96]\n  param @wz : f16[96, 70]\n"
+    "  param @bias : f32[256]\n  param @q : bf16[4, 128, 64]\n  param @e : f32[100, 64]\n  param @f : f32[100, 70]\n"
+    "  func @prefill(%tok: i32[T]) -> f32[T, 256] {\n"
+    "    %x = embedding(@e, %tok) : f32[T, 64]\n    %z = embedding(@f, %tok) : f32[T, 70]\n"
+    "    %y = cast(%x) : bf16[T, 64]\n"
+    "    %a = matmul(%x, @wb, @bias) {transpose_b, epilogue = \"add(silu(acc), $2)\"} : f32[T, 256]\n"
+    "    %b = matmul(%x, @wh) {transpose_b} : f32[T, 256]\n"
+    "    %c = matmul(%x, @wn) : f32[T, 96]\n    %g = matmul(%z, @wz) {transpose_b} : f32[T, 96]\n"
+    "    %d = matmul(%y, @wb) {transpose_b} : bf16[T, 256]\n"
+    "    %e = matmul(@q, @q) {transpose_b} : f32[4, 128, 128]\n"
+    "    %s = add(%a, %b) : f32[T, 256]\n    %t = cast(%d) : f32[T, 256]\n    %u = add(%s, %t) : f32[T, 256]\n"
+    "    return %u\n  }\n}\n";
+
+/* The tensor-core module for sm_80 and sm_90: the matmuls must not spill
+ * (assemble fails on that), and their kinds are the ones intended. */
+static void test_tensor_cores(CgNvrtc *nv) {
+  TcuModel tm = {0};
+  IrDiag d = {0};
+  snprintf(tm.name, sizeof tm.name, "tensor-cores");
+  tm.m = ir_parse(tc_module, strlen(tc_module), "tc.kir", &d);
+  bool ok = tm.m && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
+            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
+  CgNvrtcOutput out = {0};
+  ok = ok && cg_nvrtc_compile(nv, tm.src.data, "tc.cu", "sm_80", false, &out, &d);
+  if (!ok) fprintf(stderr, "tensor-cores: %s\n", d.msg);
+  CHECK(ok);
+  CHECK(ok && strstr(tm.src.data, "/* tensor cores: f32 x bf16, split a; cp.async a and b */"));
+  CHECK(ok && strstr(tm.src.data, "/* tensor cores: f32 x f16, split a; cp.async a and b */"));
+  CHECK(ok && strstr(tm.src.data, "/* tensor cores: f32 x bf16, split a; cp.async a */"));
+  CHECK(ok && strstr(tm.src.data, "/* tensor cores: bf16 x bf16, plain a; cp.async a and b */"));
+  CHECK(ok && strstr(tm.src.data, "/* tensor cores: f32 x f16, split a; plain loads */"));
+  CHECK(ok && strstr(out.ptx, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"));
+  CHECK(ok && strstr(out.ptx, "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"));
+  CHECK(ok && strstr(out.ptx, "cp.async.cg.shared.global"));
+  if (ok && ptxas) {
+    assemble(&tm, out.ptx, "sm_80");
+    assemble(&tm, out.ptx, "sm_90");
+  }
+  cg_nvrtc_output_free(&out);
+  tcu_free(&tm);
+}
+
+/* Attention on tensor cores (cg_cuda_ops_attn_tc.c) at the benchmark's
+ * sizes: T symbolic up to 8192, head dims 128 (causal, GQA 4:1) and 64
+ * (bidirectional, with a window), q, k, v from embeddings so they live in
+ * the arena (cp.async). No values: only compiled; neither may spill. */
+static const char *const attn_module =
+    "module @attn {\n  sym T <= 8192\n  param @e128 : f32[100, 1024]\n  param @k128 : f32[100, 256]\n"
+    "  param @e64 : f32[100, 512]\n"
+    "  func @prefill(%tok: i32[T]) -> f32[8, T, 128] {\n"
+    "    %a = embedding(@e128, %tok) : f32[T, 1024]\n    %b = reshape(%a) : f32[T, 8, 128]\n"
+    "    %q = transpose(%b) {perm = [1, 0, 2]} : f32[8, T, 128]\n"
+    "    %c = embedding(@k128, %tok) : f32[T, 256]\n    %d = reshape(%c) : f32[T, 2, 128]\n"
+    "    %k = transpose(%d) {perm = [1, 0, 2]} : f32[2, T, 128]\n"
+    "    %y = attention(%q, %k, %k) {scale = 0.088388, causal} : f32[8, T, 128]\n"
+    "    %f = embedding(@e64, %tok) : f32[T, 512]\n    %g = reshape(%f) : f32[T, 8, 64]\n"
+    "    %h = transpose(%g) {perm = [1, 0, 2]} : f32[8, T, 64]\n"
+    "    %z = attention(%h, %h, %h) {scale = 0.125, causal, offset = 3, window = 4096} : f32[8, T, 64]\n"
+    "    %u = attention(%h, %h, %h) {scale = 0.125} : f32[8, T, 64]\n"
+    "    %r = reshape(%z) : f32[8, T, 2, 32]\n    %s = reshape(%u) : f32[8, T, 2, 32]\n"
+    "    %t = concat(%r, %s) {axis = 3} : f32[8, T, 2, 64]\n    %v = reshape(%t) : f32[8, T, 128]\n"
+    "    %w = add(%y, %v) : f32[8, T, 128]\n    return %w\n  }\n}\n";
+
+static void test_attention_tc(CgNvrtc *nv) {
+  TcuModel tm = {0};
+  IrDiag d = {0};
+  snprintf(tm.name, sizeof tm.name, "attention-tc");
+  tm.m = ir_parse(attn_module, strlen(attn_module), "attn.kir", &d);
+  bool ok = tm.m && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
+            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
+  CgNvrtcOutput out = {0};
+  ok = ok && cg_nvrtc_compile(nv, tm.src.data, "attn.cu", "sm_80", false, &out, &d);
+  if (!ok) fprintf(stderr, "attention-tc: %s\n", d.msg);
+  CHECK(ok);
+  CHECK(ok && strstr(tm.src.data, "BQ 64, BK 32, D 128, Dv 128; cp.async k and v */"));
+  CHECK(ok && strstr(tm.src.data, "BQ 64, BK 64, D 64, Dv 64; cp.async k and v */"));
+  CHECK(ok && strstr(out.ptx, "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"));
+  CHECK(ok && strstr(out.ptx, "shfl.sync.bfly"));
+  CHECK(ok && strstr(out.ptx, "cp.async.cg.shared.global"));
+  if (ok && ptxas) {
+    assemble(&tm, out.ptx, "sm_80");
+    assemble(&tm, out.ptx, "sm_90");
+  }
+  cg_nvrtc_output_free(&out);
+  tcu_free(&tm);
+}
+
 /* cg_cuda_write_files for --emit=cubin: STEM.cubin (ELF), STEM.ptx, STEM.json. */
 static void test_write_cubin(void) {
   IrDiag d = {0};
@@ -253,6 +346,8 @@ int main(int argc, char **argv) {
   test_small(nv, "split-kv", split.data);
   ir_buf_free(&split);
   test_write_cubin();
+  test_tensor_cores(nv);
+  test_attention_tc(nv);
   char *names[64];
   int n = quick ? 0 : tcu_model_names(names, 64);
   CHECK(quick || n >= 7);
