@@ -1,5 +1,11 @@
 # Dependencies, found the ordinary way. The bootstrap script installs them
 # on Debian 12 (./bootstrap.sh); elsewhere, see the messages below.
+# KILN_GPU_ONLY needs none of them (NVRTC and the driver are dlopened).
+if(KILN_GPU_ONLY)
+  message(STATUS "kiln: KILN_GPU_ONLY: the IR, passes, CUDA backend, runtime and tests/gpu only")
+  set(KILN_HAVE_LLVM OFF)
+  return()
+endif()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 

@@ -44,6 +44,12 @@ struct RtCuda {
   CuResult (*launch)(CuFunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CuStream,
                      void **, void **);
   CuResult (*ctx_sync)(void);
+  /* bound on first use by the benchmark helpers (rt_cuda_device_attr ...) */
+  CuResult (*device_attr)(int *, int, CuDevice);
+  CuResult (*mem_info)(size_t *, size_t *);
+  CuResult (*driver_version)(int *);
+  CuResult (*memset8)(unsigned long long, unsigned char, size_t);
+  CuResult (*dtod)(unsigned long long, unsigned long long, size_t);
 };
 
 static bool fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -218,4 +224,57 @@ bool rt_cuda_launch(RtCuda *cu, const char *name, const int64_t grid[3], int blo
 bool rt_cuda_sync(RtCuda *cu, char *err, size_t errlen) {
   CuResult r = cu->ctx_sync();
   return r == 0 || cu_fail(cu, r, "cuCtxSynchronize", err, errlen);
+}
+
+/* ---- for benchmarks and test scaffolding ---------------------------------- */
+
+/* Binds *slot to `name` on first use. */
+static bool bind_late(RtCuda *cu, void **slot, const char *name, char *err, size_t errlen) {
+  if (!*slot) *slot = dlsym(cu->lib, name);
+  return *slot || fail(err, errlen, "the CUDA driver lacks %s", name);
+}
+
+bool rt_cuda_device_attr(RtCuda *cu, int attr, int *value, char *err, size_t errlen) {
+  if (!bind_late(cu, (void **)&cu->device_attr, "cuDeviceGetAttribute", err, errlen)) return false;
+  CuResult r = cu->device_attr(value, attr, cu->dev);
+  return r == 0 || cu_fail(cu, r, "cuDeviceGetAttribute", err, errlen);
+}
+
+bool rt_cuda_mem_info(RtCuda *cu, size_t *free_bytes, size_t *total_bytes, char *err, size_t errlen) {
+  if (!bind_late(cu, (void **)&cu->mem_info, "cuMemGetInfo_v2", err, errlen)) return false;
+  CuResult r = cu->mem_info(free_bytes, total_bytes);
+  return r == 0 || cu_fail(cu, r, "cuMemGetInfo", err, errlen);
+}
+
+bool rt_cuda_driver_version(RtCuda *cu, int *version, char *err, size_t errlen) {
+  if (!bind_late(cu, (void **)&cu->driver_version, "cuDriverGetVersion", err, errlen)) return false;
+  CuResult r = cu->driver_version(version);
+  return r == 0 || cu_fail(cu, r, "cuDriverGetVersion", err, errlen);
+}
+
+bool rt_cuda_memset(RtCuda *cu, unsigned long long dst, unsigned char byte, size_t bytes, char *err,
+                    size_t errlen) {
+  if (!bind_late(cu, (void **)&cu->memset8, "cuMemsetD8_v2", err, errlen)) return false;
+  CuResult r = bytes ? cu->memset8(dst, byte, bytes) : 0;
+  return r == 0 || cu_fail(cu, r, "cuMemsetD8", err, errlen);
+}
+
+bool rt_cuda_copy_dtod(RtCuda *cu, unsigned long long dst, unsigned long long src, size_t bytes, char *err,
+                       size_t errlen) {
+  if (!bind_late(cu, (void **)&cu->dtod, "cuMemcpyDtoD_v2", err, errlen)) return false;
+  CuResult r = bytes ? cu->dtod(dst, src, bytes) : 0;
+  return r == 0 || cu_fail(cu, r, "cuMemcpyDtoD", err, errlen);
+}
+
+bool rt_cuda_launch_params(RtCuda *cu, const char *name, const int64_t grid[3], int block, unsigned smem,
+                           void **params, char *err, size_t errlen) {
+  if (grid[0] <= 0 || grid[1] <= 0 || grid[2] <= 0) return true;
+  if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
+    return fail(err, errlen, "%s: grid %lld x %lld x %lld exceeds the GPU's limits", name, (long long)grid[0],
+                (long long)grid[1], (long long)grid[2]);
+  CuFunction f = function(cu, name, err, errlen);
+  if (!f) return false;
+  CuResult r = cu->launch(f, (unsigned)grid[0], (unsigned)grid[1], (unsigned)grid[2], (unsigned)block, 1, 1, smem,
+                          NULL, params, NULL);
+  return r == 0 || cu_fail(cu, r, name, err, errlen);
 }

@@ -51,4 +51,23 @@ bool rt_cuda_launch(RtCuda *cu, const char *name, const int64_t grid[3], int blo
                     const int64_t syms[8], char *err, size_t errlen);
 bool rt_cuda_sync(RtCuda *cu, char *err, size_t errlen);
 
+/* ---- for benchmarks and test scaffolding (tests/gpu) ------------------ */
+
+/* An integer attribute of the device (CUdevice_attribute: 75/76 compute
+ * capability major/minor, 16 SMs, 36 memory clock kHz, 37 bus width bits). */
+bool rt_cuda_device_attr(RtCuda *cu, int attr, int *value, char *err, size_t errlen);
+/* Free and total device memory in bytes. */
+bool rt_cuda_mem_info(RtCuda *cu, size_t *free_bytes, size_t *total_bytes, char *err, size_t errlen);
+/* The driver's version, e.g. 13000 for CUDA 13.0. */
+bool rt_cuda_driver_version(RtCuda *cu, int *version, char *err, size_t errlen);
+bool rt_cuda_memset(RtCuda *cu, unsigned long long dst, unsigned char byte, size_t bytes, char *err,
+                    size_t errlen);
+bool rt_cuda_copy_dtod(RtCuda *cu, unsigned long long dst, unsigned long long src, size_t bytes, char *err,
+                       size_t errlen);
+/* Launches kernel `name` of the loaded image with any arguments: params[i]
+ * points at argument i's value (cuLaunchKernel's kernelParams); smem bytes
+ * of dynamic shared memory. A grid with a zero dimension launches nothing. */
+bool rt_cuda_launch_params(RtCuda *cu, const char *name, const int64_t grid[3], int block, unsigned smem,
+                           void **params, char *err, size_t errlen);
+
 #endif
