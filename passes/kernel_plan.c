@@ -58,6 +58,14 @@ const KBuffer *kplan_buffer(const KernelPlan *p, const IrValue *v) {
   return p->buf_values[s] ? &p->bufs[s] : &none;
 }
 
+bool kplan_kernel_is_view(const KernelPlan *p, const KEntryPlan *e, int k) {
+  const KKernel *kk = &e->kernels[k];
+  const IrOp *op = e->func->ops[kk->first_op];
+  if (kk->nops != 1 || op->kind != IR_OP_RESHAPE) return false;
+  const KBuffer *in = kplan_buffer(p, op->in[0]), *out = kplan_buffer(p, op->out[0]);
+  return in->kind == KBUF_ARENA && out->kind == KBUF_ARENA && in->offset == out->offset;
+}
+
 /* ---- building ---- */
 
 static void place(KernelPlan *p, const IrValue *v, KBufKind kind, int index, uint64_t *cursor) {

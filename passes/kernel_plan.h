@@ -16,6 +16,10 @@ void kplan_free(KernelPlan *p);
 /* The buffer of v; never NULL for a value of the planned module. */
 const KBuffer *kplan_buffer(const KernelPlan *p, const IrValue *v);
 
+/* Whether kernel k of e is a view: one `reshape` whose operand and
+ * result are the same arena bytes (memory planning made them one
+ * buffer). Backends launch nothing for it. */
+bool kplan_kernel_is_view(const KernelPlan *p, const KEntryPlan *e, int k);
 /* Bytes of a tensor of type t at the symbol bounds. i4 packs two a byte. */
 uint64_t kplan_type_max_bytes(const IrModule *m, const IrType *t);
 

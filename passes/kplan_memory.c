@@ -42,6 +42,7 @@ typedef struct {
   MBuf *bufs;
   int nbufs;
   int in_place;
+  int views;
 } MEntry;
 
 /* ---- checking the kernel order ------------------------------------------ */
@@ -151,6 +152,18 @@ static bool reads_at_write_index(const IrOp *op, int i) {
   return op->kind == IR_OP_MATMUL && i >= 2 && op->in[i] != op->in[0] && op->in[i] != op->in[1];
 }
 
+/* Whether op reads buffer `buf` through an operand other than i (a view
+ * of operand i, or operand i's value again at a or b): those reads see
+ * positions other than the one being written. */
+static bool buffer_read_elsewhere(const MEntry *me, const IrOp *op, int i, int buf) {
+  for (int j = 0; j < op->nin; j++) {
+    if (j == i) continue;
+    const MValue *o = find_value(me, op->in[j]);
+    if (o && o->buf == buf && !(op->in[j] == op->in[i] && reads_at_write_index(op, j))) return true;
+  }
+  return false;
+}
+
 /* The operand whose buffer kernel k's result may take, or NULL. The rule:
  * the kernel is one op that reads that operand index by index and then
  * writes the same index (reads_at_write_index), none of its operands is a
@@ -167,23 +180,41 @@ static MValue *in_place_operand(MEntry *me, int k) {
   for (int i = 0; i < op->nin; i++) {
     if (!reads_at_write_index(op, i)) continue;
     MValue *in = find_value(me, op->in[i]);
-    if (in && me->bufs[in->buf].end == k && same_layout(op->in[i], op->out[0])) return in;
+    if (in && me->bufs[in->buf].end == k && same_layout(op->in[i], op->out[0]) &&
+        !buffer_read_elsewhere(me, op, i, in->buf))
+      return in;
   }
   return NULL;
 }
 
-/* Every value its buffer, in definition order; an in-place result joins
- * its operand's. */
+/* The operand whose bytes kernel k's result views: a one-op reshape of
+ * an arena value of this entry (row-major, so every element keeps its
+ * byte offset), or NULL. */
+static MValue *viewed_operand(MEntry *me, int k) {
+  const KKernel *kk = &me->e->kernels[k];
+  const IrOp *op = me->e->func->ops[kk->first_op];
+  if (kk->nops != 1 || op->kind != IR_OP_RESHAPE || ir_dtype_bits(op->in[0]->type.dtype) < 8)
+    return NULL;
+  return find_value(me, op->in[0]);
+}
+
+/* Every value its buffer, in definition order; an in-place result or a
+ * view joins its operand's. A later in-place writer sees the joined
+ * lifetime, so it never overwrites bytes a view still shows. */
 static void form_buffers(MEntry *me, bool in_place) {
   me->bufs = xcalloc((size_t)me->nvals, sizeof *me->bufs);
   for (int i = 0; i < me->nvals; i++) {
     MValue *mv = &me->vals[i];
-    MValue *in = in_place ? in_place_operand(me, mv->start) : NULL;
+    MValue *view = in_place ? viewed_operand(me, mv->start) : NULL;
+    MValue *in = in_place && !view ? in_place_operand(me, mv->start) : NULL;
+    if (view) in = view;
     if (in && in->v != mv->v) {
       mv->buf = in->buf;
       MBuf *b = &me->bufs[mv->buf];
       if (mv->end > b->end) b->end = mv->end;
-      me->in_place++;
+      if (mv->start < b->start) b->start = mv->start;
+      if (view) me->views++;
+      else me->in_place++;
       continue;
     }
     mv->buf = me->nbufs++;
@@ -319,6 +350,7 @@ static uint64_t plan_entry(KernelPlan *p, const KEntryPlan *e, const KMemoryOpti
   r->nvalues += me.nvals;
   r->nbuffers += me.nbufs;
   r->in_place += me.in_place;
+  r->views += me.views;
   free_entry(&me);
   return arena;
 }

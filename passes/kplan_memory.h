@@ -10,6 +10,11 @@
  *      size (out[i] is written after in[i] is read, at the same index, and
  *      only there); the two are then one buffer with the union of their
  *      lifetimes;
+ *      A one-op `reshape` kernel whose operand is an arena value of the
+ *      entry is a view: its result takes the operand's bytes whatever
+ *      their lifetimes (a row-major reshape keeps every element at its
+ *      byte offset), the two are one buffer, and the backends launch
+ *      nothing for it (kplan_kernel_is_view);
  *   3. offsets: buffers sorted by size (largest first), then by first
  *      kernel, each placed in the smallest gap between the buffers already
  *      placed whose lifetimes overlap its own, or above them all ("greedy
@@ -30,7 +35,8 @@
 #include "kernel.h"
 
 typedef struct {
-  bool in_place;     /* let elementwise results reuse a dying operand's bytes */
+  bool in_place;     /* let elementwise results reuse a dying operand's bytes, and
+                        reshapes of arena values become views */
   bool measure_only; /* fill the report, leave the offsets as they are */
 } KMemoryOptions;
 
@@ -44,6 +50,7 @@ typedef struct {
   int nvalues;          /* arena values, all entries */
   int nbuffers;         /* buffers after in-place merging, all entries */
   int in_place;         /* values that took an operand's bytes */
+  int views;            /* reshape kernels turned into views (nothing to run) */
 } KMemoryReport;
 
 /* Plans the arena of every entry of p (see above) and sets p->arena_bytes;

@@ -11,6 +11,7 @@
  *   %b = reshape(%a) : f32[4, 4]   ->
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "pass.h"
 
@@ -78,6 +79,25 @@ static RwResult rw_transpose_chain(IrModule *m, IrOp *op, IrValue **repl) {
   return RW_CHANGED;
 }
 
+/* A transpose that moves only axes of (constant) size 1 keeps every
+ * element at its row-major position: a reshape, which memory planning
+ * turns into a view. Decode's [1, H, D] -> [H, 1, D] is one. */
+static RwResult rw_transpose_as_reshape(IrModule *m, IrOp *op, IrValue **repl) {
+  const IrAttr *perm = ir_op_attr(op, "perm");
+  const IrType *out = &op->out[0]->type;
+  if (!perm || perm->nints != out->rank) return RW_NONE;
+  int64_t last = -1;
+  for (int i = 0; i < perm->nints; i++) {
+    IrDim d = out->dims[i];
+    if (ir_dim_is_const(d) && d.c == 1) continue;
+    if (perm->ints[i] <= last) return RW_NONE;
+    last = perm->ints[i];
+  }
+  op->kind = IR_OP_RESHAPE;
+  memset(op->attrs, 0, sizeof op->attrs);
+  return RW_CHANGED;
+}
+
 /* add(c, x) -> add(x, c) for commutative ops: constants go second, so
  * x + 0 and cse see one form. */
 static RwResult rw_const_second(IrModule *m, IrOp *op, IrValue **repl) {
@@ -116,6 +136,7 @@ static const Pattern patterns[] = {
     {IR_OP_CAST, "cast-identity", rw_same_type},
     {IR_OP_TRANSPOSE, "transpose-identity", rw_transpose_identity},
     {IR_OP_TRANSPOSE, "transpose-of-transpose", rw_transpose_chain},
+    {IR_OP_TRANSPOSE, "transpose-as-reshape", rw_transpose_as_reshape},
     {ANY_COMMUTATIVE, "const-second", rw_const_second},
     {IR_OP_ADD, "add-zero", rw_add_zero},
     {IR_OP_SUB, "sub-zero", rw_add_zero},

@@ -81,6 +81,7 @@ bool cg_cuda_emit(const KernelPlan *plan, const CgCudaOptions *opts, IrBuf *src,
   for (int e = 0; e < plan->nentries; e++) {
     const KEntryPlan *ep = &plan->entries[e];
     for (int k = 0; k < ep->nkernels; k++) {
+      if (kplan_kernel_is_view(plan, ep, k)) continue; /* nothing to run */
       CgCudaKernel *rec = &out->kernels[out->nkernels];
       snprintf(rec->name, sizeof rec->name, "kiln_k%d", out->nkernels);
       rec->entry = e;

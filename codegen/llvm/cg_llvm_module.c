@@ -343,6 +343,7 @@ static LLVMValueRef emit_entry(CgLlvm *cg, const KEntryPlan *ep, LLVMValueRef *k
   LLVMTypeRef pf_t = LLVMFunctionType(cg->void_t, pf_params, 5, 0);
   LLVMValueRef pf = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildStructGEP2(cg->b, ext, ex, 3, ""), "parallel_for");
   for (int k = 0; k < ep->nkernels; k++) {
+    if (!kernels[k]) continue; /* a view: nothing to run */
     const IrOp *op = ep->func->ops[ep->kernels[k].first_op];
     LLVMValueRef n = cg_op_emitter(op->kind)->iterations(cg, op);
     /* parallel_for returns when the kernel is done: the next launch may
@@ -421,6 +422,7 @@ static LLVMValueRef emit_entry_and_kernels(CgLlvm *cg, KernelTable *t, const KEn
   if (!kernels || !slots) abort(); /* out of memory */
   bool ok = true;
   for (int k = 0; k < ep->nkernels && ok; k++) {
+    if (kplan_kernel_is_view(cg->plan, ep, k)) continue;
     slots[k] = kernel_slots(ep, &ep->kernels[k]);
     ok = (kernels[k] = shared_kernel(cg, t, ep, &ep->kernels[k], &slots[k])) != NULL;
   }

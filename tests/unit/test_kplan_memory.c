@@ -58,6 +58,8 @@ typedef struct {
   const IrValue *v;
   const KBuffer *b;
   int start, end; /* kernels, both included */
+  int group;      /* values that are views of one another share a group */
+  int group_end;  /* the last kernel any value of the group is read in */
 } Live;
 
 static int *kernel_of_ops(const KEntryPlan *e) {
@@ -78,35 +80,58 @@ static Live *live_values(const KernelPlan *p, const KEntryPlan *e, int *n) {
     for (int j = 0; j < f->ops[i]->nout; j++) {
       const KBuffer *b = kplan_buffer(p, f->ops[i]->out[j]);
       if (b->kind != KBUF_ARENA) continue;
-      Live l = {f->ops[i]->out[j], b, kern[i], kern[i]};
+      Live l = {f->ops[i]->out[j], b, kern[i], kern[i], 0, 0};
       for (int u = i + 1; u < f->nops; u++)
         for (int k = 0; k < f->ops[u]->nin; k++)
           if (f->ops[u]->in[k] == l.v && kern[u] > l.end) l.end = kern[u];
       lv[(*n)++] = l;
     }
   free(kern);
+  /* a one-op reshape kernel at its operand's offset is a view of it */
+  for (int j = 0; j < *n; j++) {
+    lv[j].group = j;
+    const KKernel *kk = &e->kernels[lv[j].start];
+    const IrOp *op = f->ops[kk->first_op];
+    if (kk->nops != 1 || op->kind != IR_OP_RESHAPE) continue;
+    for (int i = 0; i < j; i++)
+      if (lv[i].v == op->in[0] && lv[i].b->offset == lv[j].b->offset) lv[j].group = lv[i].group;
+  }
+  for (int j = 0; j < *n; j++) lv[j].group_end = lv[j].end;
+  for (int j = 0; j < *n; j++)
+    if (lv[j].end > lv[lv[j].group].group_end) lv[lv[j].group].group_end = lv[j].end;
+  for (int j = 0; j < *n; j++) lv[j].group_end = lv[lv[j].group].group_end;
   return lv;
 }
 
-/* x dies in kernel k, y is written there by a lone op reading x only at
- * the index it writes (an elementwise or fused op; a matmul's epilogue
- * operand that is neither a nor b), with x's dims and element size, at
- * x's offset. */
-static bool legal_in_place(const KEntryPlan *e, const Live *x, const Live *y) {
-  if (x->start > y->start) return legal_in_place(e, y, x);
+/* x dies in kernel k (with every view of it), y is written there by a
+ * lone op reading x only at the index it writes (an elementwise or fused
+ * op; a matmul's epilogue operand that is neither a nor b) and no view of
+ * x elsewhere, with x's dims and element size, at x's offset. Or x and y
+ * are views of one another. */
+static int group_of(const Live *lv, int n, const IrValue *v) {
+  for (int i = 0; i < n; i++)
+    if (lv[i].v == v) return lv[i].group;
+  return -1;
+}
+
+static bool legal_in_place(const KEntryPlan *e, const Live *lv, int n, const Live *x,
+                           const Live *y) {
+  if (x->group == y->group) return true;
+  if (x->start > y->start) return legal_in_place(e, lv, n, y, x);
   const KKernel *kk = &e->kernels[y->start];
   const IrOp *op = e->func->ops[kk->first_op];
   bool pointwise = (ir_op_spec(op->kind)->flags & IR_OPF_ELEMENTWISE) || op->kind == IR_OP_FUSED;
   bool reads_x = false, reads_x_elsewhere = false;
   for (int i = 0; i < op->nin; i++) {
-    if (op->in[i] != x->v) continue;
+    if (group_of(lv, n, op->in[i]) != x->group) continue;
     reads_x = true;
-    if (!pointwise && !(op->kind == IR_OP_MATMUL && i >= 2)) reads_x_elsewhere = true;
+    bool at_index = pointwise || (op->kind == IR_OP_MATMUL && i >= 2);
+    if (!at_index || !ir_shape_eq(&op->in[i]->type, &y->v->type)) reads_x_elsewhere = true;
   }
   int bits = ir_dtype_bits(x->v->type.dtype);
-  return x->end == y->start && kk->nops == 1 && !reads_x_elsewhere &&
-         op->out[0] == y->v && reads_x && ir_shape_eq(&x->v->type, &y->v->type) &&
-         bits >= 8 && bits == ir_dtype_bits(y->v->type.dtype) && x->b->offset == y->b->offset;
+  return x->group_end == y->start && kk->nops == 1 && !reads_x_elsewhere && op->out[0] == y->v &&
+         reads_x && bits >= 8 && bits == ir_dtype_bits(y->v->type.dtype) &&
+         x->b->offset == y->b->offset;
 }
 
 static bool bytes_overlap(const KBuffer *a, const KBuffer *b) {
@@ -127,8 +152,8 @@ static int check_plan(const KernelPlan *p, const char *what) {
       for (int j = i + 1; j < n; j++) {
         bool same_time = lv[i].start <= lv[j].end && lv[j].start <= lv[i].end;
         if (!same_time || !bytes_overlap(lv[i].b, lv[j].b)) continue;
-        bool legal = legal_in_place(ep, &lv[i], &lv[j]);
-        pairs += legal;
+        bool legal = legal_in_place(ep, lv, n, &lv[i], &lv[j]);
+        pairs += legal && lv[i].group != lv[j].group; /* views are not in place */
         check_count++;
         if (legal) continue;
         check_failures++;
@@ -291,7 +316,7 @@ static void test_in_place_refused(void) {
       "    %n = rmsnorm(%h, @g) {eps = 1e-05} : bf16[T, 4]\n" /* reads the whole row */
       "    %c = cast(%n) : f32[T, 4]\n"                /* 4 bytes from 2 */
       "    %t = transpose(%c) {perm = [1, 0]} : f32[4, T]\n" /* other positions */
-      "    %q = reshape(%t) : f32[T, 4]\n"             /* not elementwise */
+      "    %q = reshape(%t) : f32[T, 4]\n"             /* a view of t: its bytes */
       "    %r = mul(%q, %e) : f32[T, 4]\n"             /* the output: not in the arena */
       "    return %r\n"
       "  }\n"
@@ -301,8 +326,12 @@ static void test_in_place_refused(void) {
   KMemoryReport r;
   IrDiag d = {0};
   CHECK(kplan_plan_memory(p, NULL, &r, &d));
-  CHECK(r.in_place == 0 && r.nbuffers == r.nvalues);
+  CHECK(r.in_place == 0 && r.views == 1 && r.nbuffers == r.nvalues - 1);
   CHECK(check_plan(p, "refused") == 0);
+  const IrFunc *f = m->funcs[0];
+  CHECK(kplan_buffer(p, ir_func_find_value(f, "q", 1))->offset ==
+        kplan_buffer(p, ir_func_find_value(f, "t", 1))->offset);
+  CHECK(kplan_kernel_is_view(p, &p->entries[0], 8) && !kplan_kernel_is_view(p, &p->entries[0], 7));
   kplan_free(p);
   ir_module_free(m);
 }
@@ -377,6 +406,54 @@ static void test_views(void) {
   CHECK(offset_of(p, m, "prefill", "b") != offset_of(p, m, "prefill", "e"));
   CHECK(r.nvalues == 4 && r.in_place == 1); /* only (c, d) */
   CHECK(offset_of(p, m, "prefill", "d") == offset_of(p, m, "prefill", "c"));
+  kplan_free(p);
+  ir_module_free(m);
+}
+
+/* A reshape of an arena value shares its bytes, however long either
+ * lives; a matmul that reads such a view as `a` cannot write its result
+ * over the viewed value, although that value dies there as an epilogue
+ * operand (the view is read at other positions). */
+static void test_reshape_views(void) {
+  IrModule *m;
+  KernelPlan *p = plan_text(
+      "module @views {\n"
+      "  sym T <= 8\n"
+      "  param @w : f32[4, 4]\n"
+      "  func @prefill(%x: i32[T]) -> f32[T, 4] {\n"
+      "    %e = embedding(@w, %x) : f32[T, 4]\n"
+      "    %a = exp(%e) : f32[T, 4]\n"
+      "    %v = reshape(%a) : f32[T, 2, 2]\n"
+      "    %u = reshape(%v) : f32[T, 4]\n"
+      "    %y = matmul(%u, @w, %a) {epilogue = \"add(acc, $2)\"} : f32[T, 4]\n"
+      "    %r = neg(%y) : f32[T, 4]\n"
+      "    return %r\n"
+      "  }\n"
+      "}\n",
+      &m);
+  if (!p) return;
+  KMemoryReport r;
+  IrDiag d = {0};
+  CHECK(kplan_plan_memory(p, NULL, &r, &d));
+  CHECK(r.views == 2 && r.in_place == 1); /* r = neg(y) takes y's bytes */
+  CHECK(offset_of(p, m, "prefill", "v") == offset_of(p, m, "prefill", "a"));
+  CHECK(offset_of(p, m, "prefill", "u") == offset_of(p, m, "prefill", "a"));
+  CHECK(offset_of(p, m, "prefill", "y") != offset_of(p, m, "prefill", "a"));
+  const KEntryPlan *e = &p->entries[0];
+  CHECK(!kplan_kernel_is_view(p, e, 1) && kplan_kernel_is_view(p, e, 2) &&
+        kplan_kernel_is_view(p, e, 3) && !kplan_kernel_is_view(p, e, 4));
+  CHECK(check_plan(p, "views") == 1);
+  kplan_free(p);
+  ir_module_free(m);
+  /* without planning the reshapes keep their own bytes and run */
+  p = plan_text("module @v2 {\n  sym T <= 8\n  param @w : f32[4, 4]\n"
+                "  func @prefill(%x: i32[T]) -> f32[T, 4] {\n"
+                "    %e = embedding(@w, %x) : f32[T, 4]\n"
+                "    %v = reshape(%e) : f32[T, 2, 2]\n    %u = reshape(%v) : f32[T, 4]\n"
+                "    %r = neg(%u) : f32[T, 4]\n    return %r\n  }\n}\n",
+                &m);
+  if (!p) return;
+  CHECK(!kplan_kernel_is_view(p, &p->entries[0], 1));
   kplan_free(p);
   ir_module_free(m);
 }
@@ -696,6 +773,7 @@ int main(void) {
   test_in_place_cast();
   test_fused_kernels();
   test_views();
+  test_reshape_views();
   test_bad_kernels();
   test_tiny_models();
   test_long_prefill();
