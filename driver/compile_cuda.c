@@ -56,8 +56,8 @@ bool ce_open_nvrtc(Compile *c, IrDiag *d) {
 /* -v: what the artifact carries for the GPU. */
 static void print_sizes(const Compile *c) {
   char cubin[32], ptx[32];
-  fprintf(stderr, "kiln: CUDA %s: %d kernels, CUBIN %s, PTX %s\n", ce_gpu_arch(c),
-          c->cuda_kernels.nkernels, cp_size(c->cuda_image.cubin_bytes, cubin, sizeof cubin),
+  fprintf(stderr, "kiln: CUDA %s: %d kernels for %d launches, CUBIN %s, PTX %s\n", ce_gpu_arch(c),
+          c->cuda_kernels.nfuncs, c->cuda_kernels.nkernels, cp_size(c->cuda_image.cubin_bytes, cubin, sizeof cubin),
           cp_size(strlen(c->cuda_image.ptx), ptx, sizeof ptx));
 }
 
@@ -71,8 +71,8 @@ bool ce_build_cuda(Compile *c, IrDiag *d) {
     snprintf(name, sizeof name, "kiln_%s.cu", arch);
     CpStep step;
     /* NVRTC takes about 40 ms a kernel */
-    cp_begin(&step, c->big || c->cuda_kernels.nkernels >= 100 || c->o->verbose, 0,
-             "compiling %d CUDA kernels with NVRTC for %s", c->cuda_kernels.nkernels, arch);
+    cp_begin(&step, c->big || c->cuda_kernels.nfuncs >= 100 || c->o->verbose, 0,
+             "compiling %d CUDA kernels with NVRTC for %s", c->cuda_kernels.nfuncs, arch);
     ok = cg_nvrtc_compile(c->nvrtc, src.data, name, arch, true, &c->cuda_image, d);
     cp_end(&step, ok);
   }

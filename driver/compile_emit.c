@@ -128,7 +128,7 @@ static void header_comment(const Compile *c, IrBuf *b) {
   if (ce_cuda_embedded(c))
     ir_buf_printf(b, " *   CUDA         %d kernels: CUBIN for %s, PTX for newer GPUs "
                      "(KilnOptions.device = KILN_DEVICE_CUDA)\n",
-                  c->cuda_kernels.nkernels, ce_gpu_arch(c));
+                  c->cuda_kernels.nfuncs, ce_gpu_arch(c));
   ir_buf_printf(b, " *\n * Use it through the runtime's API (kiln.h, docs/compile.md):\n *\n"
                    " *   KilnOptions opts = {.weights_path = %s%s%s, .n_threads = 4};\n"
                    " *   KilnModel *m = kiln_init(&%s, &opts, err, sizeof err);\n *\n",

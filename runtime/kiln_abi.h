@@ -70,19 +70,29 @@ typedef enum {
  * sizes as the CPU's (the plan is shared). Every kernel takes
  *
  *   (const uint8_t *weights, uint8_t *arena, uint8_t *state,
- *    const int32_t *tokens, float *logits, KilnCudaSyms syms)
+ *    const int32_t *tokens, float *logits, KilnCudaSyms syms,
+ *    KilnCudaOffsets offs)
  *
- * device pointers and the symbol values by value. A grid dimension is
+ * device pointers, the symbol values and the launch's buffer offsets by
+ * value. A kernel reaches its i-th buffer at a base pointer plus
+ * offs.o[i] (the launch's offsets[i]), so one function serves every
+ * launch whose kernels differ only in where their buffers are (the
+ * layers of a model). A grid dimension is
  * ceil(f[0] * ... * f[n-1] / div) with each factor an affine dim over the
  * symbols; a launch whose grid has a zero dimension is skipped. The
  * logits come back as rows * vocab floats (rows = T with all_logits,
  * else 1). */
 #define KILN_CUDA_MAX_SYMS 8
 #define KILN_CUDA_MAX_FACTORS 10
+#define KILN_CUDA_MAX_OFFSETS 16 /* buffer offsets a kernel takes */
 
 typedef struct {
   long long s[KILN_CUDA_MAX_SYMS];
 } KilnCudaSyms;
+
+typedef struct {
+  unsigned long long o[KILN_CUDA_MAX_OFFSETS];
+} KilnCudaOffsets;
 
 /* c + sum_s k[s] * syms.s[s] */
 typedef struct {
@@ -97,10 +107,13 @@ typedef struct {
 } KilnCudaExtent;
 
 typedef struct {
-  const char *name;       /* "kiln_k7": the kernel's function in the image */
+  const char *name;       /* "kiln_k7": the kernel's function in the image (shared by launches) */
   int32_t block;          /* threads per block (x only) */
   int32_t smem_bytes;     /* static shared memory (for reports; the image has it) */
   KilnCudaExtent grid[3]; /* x, y, z */
+  int32_t noffsets;       /* offsets in use, <= KILN_CUDA_MAX_OFFSETS; the rest are 0 */
+  uint64_t offsets[KILN_CUDA_MAX_OFFSETS]; /* the kernel's KilnCudaOffsets: byte offsets of
+                                              its buffers in the weights, arena or state */
 } KilnCudaLaunch;
 
 typedef struct {

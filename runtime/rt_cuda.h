@@ -6,14 +6,15 @@
  *   RtCuda *cu = rt_cuda_open(NULL, 0, err, sizeof err);   // "no CUDA driver found ..."
  *   rt_cuda_load(cu, cubin_or_ptx, err, sizeof err);          // CUBIN, or PTX to JIT
  *   rt_cuda_alloc(cu, plan_weights_bytes, &b.weights, ...); rt_cuda_copy_to(cu, b.weights, blob, ...);
- *   rt_cuda_launch(cu, "kiln_k0", grid, 256, &b, syms, err, sizeof err);  // in order, one stream
+ *   rt_cuda_launch(cu, "kiln_k0", grid, 256, &b, syms, offsets, err, sizeof err);  // in order, one stream
  *   rt_cuda_sync(cu, ...); rt_cuda_copy_from(cu, logits, b.logits, ...);
  *   rt_cuda_close(cu);
  *
  * Kernels are those of codegen/cuda (cg_cuda.h): every one takes
- * (weights, arena, state, tokens, logits, KilnSyms) and the launch record
- * of the manifest gives its grid and block. Errors are written to err;
- * nothing is printed.
+ * (weights, arena, state, tokens, logits, KilnSyms, KilnOffs) and the
+ * launch record (KilnCudaLaunch, or the manifest) gives its grid, block
+ * and buffer offsets; one function may serve many launches with different
+ * offsets. Errors are written to err; nothing is printed.
  */
 #ifndef KILN_RT_CUDA_H
 #define KILN_RT_CUDA_H
@@ -21,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kiln_abi.h" /* KILN_CUDA_MAX_OFFSETS */
 
 typedef struct RtCuda RtCuda;
 
@@ -45,10 +48,13 @@ bool rt_cuda_copy_to(RtCuda *cu, unsigned long long dst, const void *src, size_t
                      size_t errlen);
 bool rt_cuda_copy_from(RtCuda *cu, void *dst, unsigned long long src, size_t bytes, char *err,
                        size_t errlen);
-/* Launches kernel `name` of the loaded image on the context's stream;
- * a grid with a zero dimension launches nothing. */
+/* Launches kernel `name` of the loaded image on the context's stream with
+ * the symbol values and the launch's buffer offsets (the kernel's koff:
+ * KilnCudaLaunch.offsets, zeros past the ones it uses); a grid with a zero
+ * dimension launches nothing. */
 bool rt_cuda_launch(RtCuda *cu, const char *name, const int64_t grid[3], int block, const RtCudaBuffers *b,
-                    const int64_t syms[8], char *err, size_t errlen);
+                    const int64_t syms[8], const uint64_t offsets[KILN_CUDA_MAX_OFFSETS], char *err,
+                    size_t errlen);
 bool rt_cuda_sync(RtCuda *cu, char *err, size_t errlen);
 
 /* ---- for benchmarks and test scaffolding (tests/gpu) ------------------ */

@@ -43,6 +43,7 @@ static const char *check_entry(const KilnCudaEntry *e) {
     const KilnCudaLaunch *l = &e->launches[i];
     if (!l->name) return "a kernel without a name";
     if (l->block < 1 || l->block > 1024) return "a block size outside [1, 1024]";
+    if (l->noffsets < 0 || l->noffsets > KILN_CUDA_MAX_OFFSETS) return "an offset count outside [0, 16]";
     for (int a = 0; a < 3; a++) {
       const char *bad = check_extent(&l->grid[a]);
       if (bad) return bad;
@@ -204,7 +205,7 @@ int rt_gpu_run(RtGpuModel *g, bool decode, const int32_t *tokens, int64_t T, int
     const KilnCudaLaunch *l = &e->launches[i];
     int64_t grid[3];
     for (int a = 0; a < 3; a++) grid[a] = extent_eval(&l->grid[a], syms);
-    ok = rt_cuda_launch(g->cu, l->name, grid, l->block, &g->b, syms, why, sizeof why);
+    ok = rt_cuda_launch(g->cu, l->name, grid, l->block, &g->b, syms, l->offsets, why, sizeof why);
   }
   ok = ok && rt_cuda_sync(g->cu, why, sizeof why) &&
        rt_cuda_copy_from(g->cu, logits, g->b.logits,

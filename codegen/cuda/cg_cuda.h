@@ -1,6 +1,6 @@
 /* cg_cuda.h: the CUDA backend: a KernelPlan -> CUDA C source text.
  *
- * Every kernel of the plan becomes one __global__ function with the same
+ * Every kernel of the plan becomes a __global__ function with the same
  * arguments, the device twin of the CPU backend's KArgs:
  *
  *   extern "C" __global__ void kiln_k7(const unsigned char *kw,  // weights
@@ -8,14 +8,18 @@
  *                                      unsigned char *ks,        // state (KV cache)
  *                                      const int *ktok,          // the entry's token ids
  *                                      float *kout,              // the entry's logits
- *                                      KilnSyms ksym)            // symbol values, by index
+ *                                      KilnSyms ksym,            // symbol values, by index
+ *                                      KilnOffs koff)            // buffer offsets, by slot
  *
- * Each value a kernel touches is a base pointer plus the plan's constant
- * offset; loop extents come from ksym. Launch dimensions depend on the
- * symbols, so each kernel's record (CgCudaKernel) gives its grid as
- * products of dims divided (rounding up) by a constant, and a fixed block
- * size; cg_cuda_grid() evaluates them for a call. Kernels of one entry
- * run in order on one stream.
+ * Each value a kernel touches is a base pointer plus koff.o[i], i the
+ * kernel's i-th buffer slot; the launch record holds the plan's offsets
+ * for the slots (offs). Kernels whose text is then the same (the layers
+ * of a model) share one function: there is one record per launch, and
+ * records of launches that share a function carry its name. Loop extents
+ * come from ksym. Launch dimensions depend on the symbols, so each
+ * record gives its grid as products of dims divided (rounding up) by a
+ * constant, and a fixed block size; cg_cuda_grid() evaluates them for a
+ * call. Kernels of one entry run in order on one stream.
  *
  * Identifiers in the source are generated (kiln_k0, x0, y0, c0, ...);
  * names from the model (function, value, parameter names) appear only in
@@ -36,6 +40,7 @@
 #ifndef KILN_CG_CUDA_H
 #define KILN_CG_CUDA_H
 
+#include "../../runtime/kiln_abi.h" /* KILN_CUDA_MAX_OFFSETS */
 #include "kernel.h"
 
 /* The symbol values of a call, indexed like the module's symbols. The
@@ -43,6 +48,11 @@
 typedef struct {
   long long s[IR_MAX_SYMS];
 } KilnSyms;
+
+/* The buffer offsets of a launch, by slot: the KilnOffs of the source. */
+typedef struct {
+  unsigned long long o[KILN_CUDA_MAX_OFFSETS];
+} KilnOffs;
 
 /* ceil(f[0] * f[1] * ... * f[n-1] / div): one grid dimension. */
 #define CG_CUDA_MAX_FACTORS (IR_MAX_RANK + 2)
@@ -53,18 +63,22 @@ typedef struct {
 } CgCudaExtent;
 
 typedef struct {
-  char name[32];        /* "kiln_k7": the __global__ function */
+  char name[32];        /* "kiln_k7": the __global__ function (shared by launches) */
+  int func;             /* its index: kiln_k<func> */
   int entry;            /* index of the plan entry (function) it belongs to */
   const char *plan_name;/* the plan's kernel name ("prefill.k3.matmul"), not sanitized */
   const char *op;       /* op name of its first op ("matmul") */
   CgCudaExtent grid[3]; /* x, y, z */
   int block;            /* threads per block (x only) */
   int64_t smem_bytes;   /* static shared memory */
+  int noffs;            /* buffer slots in use */
+  uint64_t offs[KILN_CUDA_MAX_OFFSETS]; /* the launch's KilnOffs: the slots' buffer offsets */
 } CgCudaKernel;
 
 typedef struct {
   int nkernels;
-  CgCudaKernel *kernels; /* every entry's kernels, entry by entry, in launch order */
+  CgCudaKernel *kernels; /* one per launch: every entry's, entry by entry, in launch order */
+  int nfuncs;            /* distinct __global__ functions (kiln_k0 .. kiln_k<nfuncs-1>) */
 } CgCudaModule;
 
 typedef struct {
@@ -85,9 +99,10 @@ void cg_cuda_module_free(CgCudaModule *m);
 int64_t cg_cuda_extent_eval(const CgCudaExtent *e, const int64_t *sym);
 void cg_cuda_grid(const CgCudaKernel *k, const int64_t *sym, int64_t grid[3]);
 
-/* The JSON manifest: kernel names, entries, launch dimensions (as
- * expressions over the symbols), block size, shared memory and the
- * argument layout, plus the plan's buffer sizes. */
+/* The JSON manifest: per entry its launches (function name, buffer
+ * offsets, launch dimensions as expressions over the symbols, block size,
+ * shared memory), the count of distinct functions, the argument layout and
+ * the plan's buffer sizes. */
 void cg_cuda_manifest(const KernelPlan *plan, const CgCudaModule *m, const char *gpu_arch,
                       IrBuf *out);
 

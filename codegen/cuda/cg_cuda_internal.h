@@ -20,6 +20,7 @@ typedef struct {
   const IrModule *m;
   CgCudaOptions opt;
   CgCudaKernel *k; /* the launch record of the kernel being written */
+  const IrValue *slot[KILN_CUDA_MAX_OFFSETS]; /* its buffer slots (k->noffs of them), by value */
   IrDiag *d;
 } CgCuda;
 
@@ -39,8 +40,12 @@ CgcText cgc_numel(const CgCuda *cg, const IrType *t, int from, int to);
 CgcText cgc_index(const CgCuda *cg, const IrType *t, const char *const *coords);
 
 /* Declares `name` as a typed pointer to v's buffer:
- *   float *y0 = (float *)(ka + 4096);
- * Fails (error at the op) for i4. */
+ *   float *y0 = (float *)(ka + koff.o[2]);
+ * with slot 2 v's (a new slot for a value the kernel has not declared yet;
+ * the slot's offset goes into cg->k->offs). The offset is never in the
+ * text, so kernels that differ only in their buffers' places emit the same
+ * text and share a function. Fails (error at the op) for i4 and for more
+ * than KILN_CUDA_MAX_OFFSETS slots. */
 bool cgc_ptr(CgCuda *cg, const IrOp *op, const IrValue *v, const char *name);
 /* Expressions that load element `idx` (row-major, also for a packed
  * param: cgc_load moves it to its panel) of pointer `p` (holding v's
@@ -105,7 +110,7 @@ bool cgc_mm_epilogue(CgCuda *cg, const IrOp *op, const char *epilogue, const cha
  * or b's dtype, no packed panels, M not the constant 1). */
 bool cgc_mm_tc_fits(const IrOp *op);
 bool cgc_emit_matmul_tc(CgCuda *cg, const IrOp *op);
-/* cg_cuda_ops_matvec.c: one row (M the constant 1) against b stored [N, K]. */
+/* cg_cuda_ops_matvec.c: one row (M the constant 1) against b stored [N, K] or [K, N]. */
 bool cgc_matvec_fits(const IrOp *op);
 bool cgc_emit_matvec(CgCuda *cg, const IrOp *op);
 bool cgc_emit_attention(CgCuda *cg, const IrOp *op); /* attention and attention_split */

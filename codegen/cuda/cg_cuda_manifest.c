@@ -1,8 +1,10 @@
 /* cg_cuda_manifest.c: the JSON that lets another runtime launch the
- * kernels: per entry, the kernels in launch order with block size, shared
- * memory and grid, each grid dimension as {"factors": [dims], "div": d}
- * meaning ceil(product of factors / d), a factor being a dim over the
- * symbols as the IR prints it ("T", "P+T", "64"). */
+ * kernels: per entry, the launches in order, each with its function (one
+ * function may serve many launches), its buffer offsets (the koff
+ * argument's o[0..]), block size, shared memory and grid, each grid
+ * dimension as {"factors": [dims], "div": d} meaning ceil(product of
+ * factors / d), a factor being a dim over the symbols as the IR prints it
+ * ("T", "P+T", "64"). */
 #include <stdio.h>
 
 #include "cg_cuda.h"
@@ -25,7 +27,9 @@ static void extent(IrBuf *b, const IrModule *m, const CgCudaExtent *e) {
 static void kernel(IrBuf *b, const IrModule *m, const CgCudaKernel *k) {
   ir_buf_printf(b, "        {\"name\": \"%s\", \"op\": \"%s\", \"plan_name\": ", k->name, k->op);
   json_name(b, k->plan_name);
-  ir_buf_printf(b, ",\n         \"block\": [%d, 1, 1], \"shared_bytes\": %lld,\n         \"grid\": [", k->block,
+  ir_buf_printf(b, ",\n         \"offsets\": [");
+  for (int i = 0; i < k->noffs; i++) ir_buf_printf(b, "%s%llu", i ? ", " : "", (unsigned long long)k->offs[i]);
+  ir_buf_printf(b, "],\n         \"block\": [%d, 1, 1], \"shared_bytes\": %lld,\n         \"grid\": [", k->block,
                 (long long)k->smem_bytes);
   for (int a = 0; a < 3; a++) {
     ir_buf_printf(b, "%s", a ? ", " : "");
@@ -49,9 +53,12 @@ void cg_cuda_manifest(const KernelPlan *plan, const CgCudaModule *cm, const char
   ir_buf_printf(b, "],\n  \"weights_bytes\": %llu, \"arena_bytes\": %llu, \"state_bytes\": %llu,\n",
                 (unsigned long long)plan->weights_bytes, (unsigned long long)plan->arena_bytes,
                 (unsigned long long)plan->state_bytes);
+  ir_buf_printf(b, "  \"functions\": %d, \"launches\": %d,\n", cm->nfuncs, cm->nkernels);
   ir_buf_printf(b, "  \"arguments\": [\"const uint8_t *weights\", \"uint8_t *arena\", \"uint8_t *state\", "
                    "\"const int32_t *tokens\", \"float *logits\", \"struct { int64_t s[8]; } syms (by value, "
-                   "indexed like symbols)\"],\n");
+                   "indexed like symbols)\", \"struct { uint64_t o[%d]; } koff (by value: the launch's offsets, "
+                   "the rest 0)\"],\n",
+                KILN_CUDA_MAX_OFFSETS);
   ir_buf_printf(b, "  \"entries\": [\n");
   for (int e = 0; e < plan->nentries; e++) {
     ir_buf_printf(b, "    {\"name\": ");

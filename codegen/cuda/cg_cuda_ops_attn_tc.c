@@ -56,7 +56,9 @@ bool cgc_attn_tc_fits(const IrOp *op) {
 
 /* Whether every row of v (rows of `row` f32) starts 16-byte aligned: the
  * plan places buffers at 64-byte multiples and the row is 16 floats or
- * more a multiple of 16 bytes, so each head's and key's row is too. */
+ * more a multiple of 16 bytes, so each head's and key's row is too. The
+ * choice is in the text, so launches that share a function agree on it
+ * (the offset is a launch argument; see cg_cuda_ops_matmul_tc.c). */
 static bool rows_aligned(const CgCuda *cg, const IrValue *v, long long row) {
   const KBuffer *buf = kplan_buffer(cg->plan, v);
   bool placed = buf->kind == KBUF_WEIGHT || buf->kind == KBUF_ARENA || buf->kind == KBUF_STATE;

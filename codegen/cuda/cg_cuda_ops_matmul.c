@@ -15,7 +15,7 @@
  * An `epilogue` (ir_expr.h) is applied to each accumulator before the
  * store, its extra operands ($2, ...) broadcast against the output.
  *
- * A matmul of one row against weights stored [N, K] (decode) goes to the
+ * A matmul of one row (decode), either weight layout, goes to the
  * matvec kernel instead (cg_cuda_ops_matvec.c).
  *
  * Matmuls with bf16 or f16 weights go to the tensor-core kernel

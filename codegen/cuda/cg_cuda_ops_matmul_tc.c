@@ -46,7 +46,10 @@ bool cgc_mm_tc_fits(const IrOp *op) {
 /* Whether the rows of v (row length `row` elements of `bytes` each) start
  * 16-byte aligned: its buffer's offset is (the plan aligns to 64) and the
  * row length is a constant multiple of 16 bytes. Batch bases are
- * multiples of whole matrices, so they keep it. */
+ * multiples of whole matrices, so they keep it. The offset itself is a
+ * launch argument (koff), but the choice is in the text: launches share
+ * a function only when their choices agree, and as every planned offset
+ * is a multiple of 64 the layers of a model do. */
 static bool rows_aligned(const CgCuda *cg, const IrValue *v, IrDim row, int bytes) {
   const KBuffer *buf = kplan_buffer(cg->plan, v);
   bool placed = buf->kind == KBUF_WEIGHT || buf->kind == KBUF_ARENA || buf->kind == KBUF_STATE;

@@ -80,21 +80,42 @@ static const char *storage_type(IrDType t) {
 
 const char *cgc_work_type(IrDType t) { return ir_dtype_is_float(t) ? "float" : "long long"; }
 
+/* v's buffer slot in the kernel being written: its own when v was
+ * declared before, else the next one, holding buf's offset; -1 when all
+ * are taken. */
+static int buffer_slot(CgCuda *cg, const IrValue *v, const KBuffer *buf) {
+  CgCudaKernel *k = cg->k;
+  for (int i = 0; i < k->noffs; i++)
+    if (cg->slot[i] == v) return i;
+  if (k->noffs == KILN_CUDA_MAX_OFFSETS) return -1;
+  cg->slot[k->noffs] = v;
+  k->offs[k->noffs] = buf->offset;
+  return k->noffs++;
+}
+
 bool cgc_ptr(CgCuda *cg, const IrOp *op, const IrValue *v, const char *name) {
   if (v->type.dtype == IR_I4) return cgc_refuse(cg, op, "an i4 operand or result");
   if (v->kind == IR_VAL_PARAM && v->layout.panel && v->type.rank != 2)
     return cgc_refuse(cg, op, "a packed layout on a parameter that is not 2-D");
   const KBuffer *buf = kplan_buffer(cg->plan, v);
   const char *ty = storage_type(v->type.dtype);
+  int slot = -1;
+  if (buf->kind == KBUF_WEIGHT || buf->kind == KBUF_ARENA || buf->kind == KBUF_STATE) {
+    slot = buffer_slot(cg, v, buf);
+    if (slot < 0) {
+      char why[64];
+      snprintf(why, sizeof why, "more than %d buffers (KILN_CUDA_MAX_OFFSETS)", KILN_CUDA_MAX_OFFSETS);
+      return cgc_refuse(cg, op, why);
+    }
+  }
   switch (buf->kind) {
   case KBUF_WEIGHT:
-    cgc_printf(cg, "  const %s *%s = (const %s *)(kw + %lluULL);\n", ty, name, ty,
-               (unsigned long long)buf->offset);
+    cgc_printf(cg, "  const %s *%s = (const %s *)(kw + koff.o[%d]);\n", ty, name, ty, slot);
     return true;
   case KBUF_ARENA:
   case KBUF_STATE:
-    cgc_printf(cg, "  %s *%s = (%s *)(%s + %lluULL);\n", ty, name, ty,
-               buf->kind == KBUF_ARENA ? "ka" : "ks", (unsigned long long)buf->offset);
+    cgc_printf(cg, "  %s *%s = (%s *)(%s + koff.o[%d]);\n", ty, name, ty, buf->kind == KBUF_ARENA ? "ka" : "ks",
+               slot);
     return true;
   case KBUF_INPUT:
     if (v->type.dtype != IR_I32) return cgc_refuse(cg, op, "an entry argument that is not i32");

@@ -52,6 +52,10 @@ typedef struct {
   long long s[8];
 } KilnSyms;
 
+typedef struct {
+  unsigned long long o[16]; /* KILN_CUDA_MAX_OFFSETS */
+} KilnOffs;
+
 static inline float kiln_as_float(unsigned int u) {
   float f;
   memcpy(&f, &u, sizeof f);
@@ -206,23 +210,56 @@ static void kiln_mma_host_rb(int f16, float *d, const unsigned int *a, const uns
 #define KILN_MMA_RB(f16, d, a, b, astride, bsrc, pb, ldb, lane) \
   kiln_mma_host_rb(f16, d, a, b, astride, bsrc, pb, ldb, lane)
 
-typedef void (*KilnEmuKernel)(const unsigned char *kw, unsigned char *ka, unsigned char *ks,
-                              const int *ktok, float *kout, KilnSyms ksym);
+/* ---- twins of the decode matvec's primitives (cg_cuda_ops_matvec.c) ----
+ * A 16-byte load is a memcpy, but one from an address that is not 16-byte
+ * aligned (a fault on the GPU) gives all-ones bits, NaN in f32, bf16 and
+ * f16, which the tests see. The warp sum reads the other lanes'
+ * KILN_PRIVATE copies (written in an earlier phase, as for the quad sums)
+ * and adds them in the order of the GPU's xor butterfly: lane l adds lane
+ * l ^ o's value at each step o = 16, 8, .., 1, and since an f32 addition
+ * is commutative every lane ends with the bits of this tree. */
+typedef struct {
+  unsigned int x, y, z, w;
+} uint4;
+static inline float kiln_f16_to_f32(unsigned short h);
+static inline uint4 kiln_ld16_host(const void *p) {
+  uint4 r;
+  if ((uintptr_t)p % 16 != 0) memset(&r, 0xff, sizeof r);
+  else memcpy(&r, p, sizeof r);
+  return r;
+}
+#define kiln_ldw16(p) kiln_ld16_host(p)
+#define kiln_lda16(p) kiln_ld16_host(p)
+static inline float kiln_f16_hw(unsigned short h) { return kiln_f16_to_f32(h); }
+/* lane0: lane 0's copy of the value; stride: floats between two lanes' copies */
+static inline float kiln_warp_sum_host(const float *lane0, int stride) {
+  float v[32];
+  for (int l = 0; l < 32; l++) v[l] = lane0[l * stride];
+  for (int o = 16; o > 0; o >>= 1)
+    for (int l = 0; l < o; l++) v[l] = v[l] + v[l + o];
+  return v[0];
+}
+#define KILN_WARP_SUM(name, idx) \
+  kiln_warp_sum_host(&(name[tid & ~31u] idx), (int)(sizeof name[0] / sizeof(float)))
 
-/* Runs kernel k over grid[0] x grid[1] x grid[2] blocks of `block` threads. */
+typedef void (*KilnEmuKernel)(const unsigned char *kw, unsigned char *ka, unsigned char *ks,
+                              const int *ktok, float *kout, KilnSyms ksym, KilnOffs koff);
+
+/* Runs kernel k over grid[0] x grid[1] x grid[2] blocks of `block` threads
+ * with the launch's buffer offsets koff. */
 void kiln_emu_launch(KilnEmuKernel k, const long long grid[3], unsigned block, const unsigned char *kw,
                      unsigned char *ka, unsigned char *ks, const int *ktok, float *kout,
-                     KilnSyms ksym);
+                     KilnSyms ksym, KilnOffs koff);
 void kiln_emu_launch(KilnEmuKernel k, const long long grid[3], unsigned block, const unsigned char *kw,
                      unsigned char *ka, unsigned char *ks, const int *ktok, float *kout,
-                     KilnSyms ksym) {
+                     KilnSyms ksym, KilnOffs koff) {
   gridDim = (kiln_dim3){(unsigned)grid[0], (unsigned)grid[1], (unsigned)grid[2]};
   blockDim = (kiln_dim3){block, 1, 1};
   for (unsigned z = 0; z < gridDim.z; z++)
     for (unsigned y = 0; y < gridDim.y; y++)
       for (unsigned x = 0; x < gridDim.x; x++) {
         blockIdx = (kiln_dim3){x, y, z};
-        k(kw, ka, ks, ktok, kout, ksym);
+        k(kw, ka, ks, ktok, kout, ksym, koff);
       }
 }
 

@@ -15,6 +15,10 @@
 
 _Static_assert(KILN_CUDA_MAX_SYMS == IR_MAX_SYMS, "KilnCudaDim holds IrDim's coefficients");
 _Static_assert(CG_CUDA_MAX_FACTORS <= KILN_CUDA_MAX_FACTORS, "KilnCudaExtent holds CgCudaExtent");
+_Static_assert(sizeof(((CgCudaKernel *)0)->offs) == sizeof(((KilnCudaLaunch *)0)->offsets),
+               "KilnCudaLaunch.offsets holds CgCudaKernel.offs");
+_Static_assert(sizeof(KilnCudaLaunch) == 8 + 4 + 4 + 3 * sizeof(KilnCudaExtent) + 8 + 8 * KILN_CUDA_MAX_OFFSETS,
+               "KilnCudaLaunch is laid out as cuda_types() says");
 
 typedef struct {
   LLVMTypeRef dim, extent, launch, entry, desc;
@@ -32,8 +36,9 @@ static CudaTypes cuda_types(CgLlvm *cg) {
   t.dim = named_struct(cg, "KilnCudaDim", dim, 2);
   LLVMTypeRef extent[] = {cg->i32, LLVMArrayType2(t.dim, KILN_CUDA_MAX_FACTORS), cg->i64};
   t.extent = named_struct(cg, "KilnCudaExtent", extent, 3);
-  LLVMTypeRef launch[] = {cg->ptr, cg->i32, cg->i32, LLVMArrayType2(t.extent, 3)};
-  t.launch = named_struct(cg, "KilnCudaLaunch", launch, 4);
+  LLVMTypeRef launch[] = {cg->ptr, cg->i32, cg->i32, LLVMArrayType2(t.extent, 3), cg->i32,
+                          LLVMArrayType2(cg->i64, KILN_CUDA_MAX_OFFSETS)};
+  t.launch = named_struct(cg, "KilnCudaLaunch", launch, 6);
   LLVMTypeRef entry[] = {cg->ptr, cg->i32};
   t.entry = named_struct(cg, "KilnCudaEntry", entry, 2);
   LLVMTypeRef desc[] = {cg->ptr, cg->ptr, cg->i64, cg->ptr, cg->i64, t.entry, t.entry,
@@ -60,23 +65,31 @@ static LLVMValueRef extent_value(CgLlvm *cg, const CudaTypes *t, const CgCudaExt
   return LLVMConstNamedStruct(t->extent, v, 3);
 }
 
-static LLVMValueRef launch_value(CgLlvm *cg, const CudaTypes *t, const CgCudaKernel *k) {
-  char gname[64];
-  snprintf(gname, sizeof gname, "kiln.cuda.%s", k->name);
-  LLVMValueRef grid[3];
+/* One launch; names[f] is function f's name string, made on its first
+ * launch and shared by the launches after it. */
+static LLVMValueRef launch_value(CgLlvm *cg, const CudaTypes *t, const CgCudaKernel *k, LLVMValueRef *names) {
+  if (!names[k->func]) {
+    char gname[64];
+    snprintf(gname, sizeof gname, "kiln.cuda.%s", k->name);
+    names[k->func] = cg_const_string(cg, k->name, strlen(k->name), gname);
+  }
+  LLVMValueRef grid[3], offs[KILN_CUDA_MAX_OFFSETS];
   for (int a = 0; a < 3; a++) grid[a] = extent_value(cg, t, &k->grid[a]);
+  for (int i = 0; i < KILN_CUDA_MAX_OFFSETS; i++) offs[i] = LLVMConstInt(cg->i64, i < k->noffs ? k->offs[i] : 0, 0);
   int64_t smem = k->smem_bytes < INT32_MAX ? k->smem_bytes : INT32_MAX;
-  LLVMValueRef v[] = {cg_const_string(cg, k->name, strlen(k->name), gname),
+  LLVMValueRef v[] = {names[k->func],
                       LLVMConstInt(cg->i32, (unsigned)k->block, 0),
                       LLVMConstInt(cg->i32, (unsigned long long)smem, 0),
-                      LLVMConstArray2(t->extent, grid, 3)};
-  return LLVMConstNamedStruct(t->launch, v, 4);
+                      LLVMConstArray2(t->extent, grid, 3),
+                      LLVMConstInt(cg->i32, (unsigned)k->noffs, 0),
+                      LLVMConstArray2(cg->i64, offs, KILN_CUDA_MAX_OFFSETS)};
+  return LLVMConstNamedStruct(t->launch, v, 6);
 }
 
 /* The launches of the plan entry named `entry` ("prefill", "decode"), in
  * order: {table, n}, or {null, 0} when the plan has no such entry. */
 static LLVMValueRef entry_value(CgLlvm *cg, const CudaTypes *t, const CgCudaModule *m,
-                                const char *entry) {
+                                const char *entry, LLVMValueRef *names) {
   int e = -1;
   for (int i = 0; i < cg->plan->nentries && e < 0; i++)
     if (strcmp(cg->plan->entries[i].func->name, entry) == 0) e = i;
@@ -87,7 +100,7 @@ static LLVMValueRef entry_value(CgLlvm *cg, const CudaTypes *t, const CgCudaModu
     LLVMValueRef *v = calloc((size_t)n, sizeof *v);
     if (!v) abort(); /* out of memory */
     for (int i = 0, j = 0; i < m->nkernels; i++)
-      if (m->kernels[i].entry == e) v[j++] = launch_value(cg, t, &m->kernels[i]);
+      if (m->kernels[i].entry == e) v[j++] = launch_value(cg, t, &m->kernels[i], names);
     LLVMValueRef init = LLVMConstArray2(t->launch, v, (uint64_t)n);
     free(v);
     char gname[64];
@@ -109,18 +122,21 @@ static LLVMValueRef sym_index(CgLlvm *cg, const char *name) {
 LLVMValueRef cg_llvm_cuda_desc(CgLlvm *cg, const CgCudaImage *img) {
   if (!img) return LLVMConstNull(cg->ptr);
   CudaTypes t = cuda_types(cg);
+  LLVMValueRef *names = calloc((size_t)img->kernels->nfuncs + 1, sizeof *names);
+  if (!names) abort(); /* out of memory */
   LLVMValueRef v[] = {
       cg_const_string(cg, img->gpu_arch, strlen(img->gpu_arch), "kiln.cuda.gpu_arch"),
       cg_const_bytes(cg, img->cubin, img->cubin_bytes, 16, "kiln.cuda.cubin"),
       LLVMConstInt(cg->i64, img->cubin_bytes, 0),
       cg_const_string(cg, img->ptx, img->ptx_bytes, "kiln.cuda.ptx"),
       LLVMConstInt(cg->i64, img->ptx_bytes, 0),
-      entry_value(cg, &t, img->kernels, "prefill"),
-      entry_value(cg, &t, img->kernels, "decode"),
+      entry_value(cg, &t, img->kernels, "prefill", names),
+      entry_value(cg, &t, img->kernels, "decode", names),
       LLVMConstInt(cg->i32, (unsigned)cg->m->nsyms, 0),
       sym_index(cg, "T"),
       sym_index(cg, "P"),
   };
+  free(names);
   LLVMValueRef g = LLVMAddGlobal(cg->mod, t.desc, "kiln.cuda");
   LLVMSetInitializer(g, LLVMConstNamedStruct(t.desc, v, sizeof v / sizeof v[0]));
   LLVMSetGlobalConstant(g, 1);

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../runtime/kiln_abi.h"
+
 #define FAKE_EXPORT __attribute__((visibility("default")))
 
 enum {
@@ -48,10 +50,12 @@ typedef struct {
   long long s[8];
 } FakeSyms;
 
+typedef KilnCudaOffsets FakeOffs; /* KILN_CUDA_MAX_OFFSETS of them */
+
 typedef void (*EmuKernel)(const unsigned char *, unsigned char *, unsigned char *, const int *,
-                          float *, FakeSyms);
+                          float *, FakeSyms, FakeOffs);
 typedef void (*EmuLaunch)(EmuKernel, const long long grid[3], unsigned, const unsigned char *,
-                          unsigned char *, unsigned char *, const int *, float *, FakeSyms);
+                          unsigned char *, unsigned char *, const int *, float *, FakeSyms, FakeOffs);
 
 struct FakeModule;
 
@@ -306,8 +310,9 @@ FAKE_EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
 
 /* ---- launches ------------------------------------------------------------ */
 
-/* Kernels take (weights, arena, state, tokens, logits, syms): five device
- * pointers, each inside an allocation, and the symbols by value. */
+/* Kernels take (weights, arena, state, tokens, logits, syms, offs): five
+ * device pointers, each inside an allocation, then the symbols and the
+ * buffer offsets by value. */
 static int params_ok(void **params, uint8_t *ptr[5]) {
   if (!params) return 0;
   for (int i = 0; i < 5; i++) {
@@ -317,7 +322,7 @@ static int params_ok(void **params, uint8_t *ptr[5]) {
     if (!find_alloc(p, 1)) return 0;
     ptr[i] = (uint8_t *)(uintptr_t)p;
   }
-  return params[5] != NULL;
+  return params[5] != NULL && params[6] != NULL;
 }
 
 FAKE_EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz,
@@ -331,9 +336,11 @@ FAKE_EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsign
       bz != 1 || extra || !params_ok(params, p))
     return CUDA_ERROR_INVALID_VALUE;
   FakeSyms syms;
+  FakeOffs offs;
   memcpy(&syms, params[5], sizeof syms);
+  memcpy(&offs, params[6], sizeof offs);
   long long grid[3] = {gx, gy, gz};
   fake_log("launch %s %ux%ux%u %u", f->name, gx, gy, gz, bx);
-  f->module->launch(f->fn, grid, bx, p[0], p[1], p[2], (const int *)p[3], (float *)p[4], syms);
+  f->module->launch(f->fn, grid, bx, p[0], p[1], p[2], (const int *)p[3], (float *)p[4], syms, offs);
   return CUDA_SUCCESS;
 }

@@ -25,9 +25,9 @@
 /* ---- runner ------------------------------------------------------------- */
 
 typedef void (*BenchEmuKernel)(const unsigned char *, unsigned char *, unsigned char *, const int *, float *,
-                               KilnSyms);
+                               KilnSyms, KilnOffs);
 typedef void (*BenchEmuLaunch)(BenchEmuKernel, const long long[3], unsigned, const unsigned char *,
-                               unsigned char *, unsigned char *, const int *, float *, KilnSyms);
+                               unsigned char *, unsigned char *, const int *, float *, KilnSyms, KilnOffs);
 
 /* Device memory is an address: a CUdeviceptr, or a host pointer when host. */
 typedef struct {

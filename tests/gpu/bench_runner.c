@@ -53,13 +53,15 @@ bool run_kernel(Runner *r, int k, const int64_t *syms, const RtCudaBuffers *b) {
   const CgCudaKernel *kr = &r->cuda->kernels[k];
   int64_t g[3];
   cg_cuda_grid(kr, syms, g);
-  if (!r->host) return rt_cuda_launch(r->cu, kr->name, g, kr->block, b, syms, r->err, sizeof r->err);
+  if (!r->host) return rt_cuda_launch(r->cu, kr->name, g, kr->block, b, syms, kr->offs, r->err, sizeof r->err);
   if (g[0] == 0 || g[1] == 0 || g[2] == 0) return true;
   KilnSyms ks;
   for (int s = 0; s < IR_MAX_SYMS; s++) ks.s[s] = syms[s];
+  KilnOffs ko = {{0}};
+  for (int i = 0; i < kr->noffs; i++) ko.o[i] = kr->offs[i];
   long long grid[3] = {g[0], g[1], g[2]};
   r->launch(r->fns[k], grid, (unsigned)kr->block, host_ptr(b->weights), host_ptr(b->arena), host_ptr(b->state),
-            host_ptr(b->tokens), host_ptr(b->logits), ks);
+            host_ptr(b->tokens), host_ptr(b->logits), ks, ko);
   return true;
 }
 

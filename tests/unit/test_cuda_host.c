@@ -37,9 +37,9 @@
 #define HOST_HEADER KILN_TEST_DATA "/../../codegen/cuda/kiln_cuda_host.h"
 
 typedef void (*EmuKernel)(const unsigned char *, unsigned char *, unsigned char *, const int *, float *,
-                          KilnSyms);
+                          KilnSyms, KilnOffs);
 typedef void (*EmuLaunch)(EmuKernel, const long long grid[3], unsigned, const unsigned char *,
-                          unsigned char *, unsigned char *, const int *, float *, KilnSyms);
+                          unsigned char *, unsigned char *, const int *, float *, KilnSyms, KilnOffs);
 
 static char tmp_dir[64];
 static double worst_seen;
@@ -55,7 +55,7 @@ typedef struct {
   TcuModel *tm;
   void *so;
   EmuLaunch launch;
-  EmuKernel *fns; /* [cuda.nkernels] */
+  EmuKernel *fns; /* [cuda.nkernels]: each launch's function */
   uint8_t *weights, *arena, *state;
   IrInterp *it;
 } HostModel;
@@ -143,7 +143,9 @@ static float *host_call(HostModel *hm, const Call *c, int64_t n) {
     cg_cuda_grid(kr, syms, g);
     if (g[0] == 0 || g[1] == 0 || g[2] == 0) continue; /* an empty launch */
     long long grid[3] = {g[0], g[1], g[2]};
-    hm->launch(hm->fns[k], grid, (unsigned)kr->block, hm->weights, hm->arena, hm->state, c->tokens, out, ks);
+    KilnOffs ko = {{0}};
+    for (int i = 0; i < kr->noffs; i++) ko.o[i] = kr->offs[i];
+    hm->launch(hm->fns[k], grid, (unsigned)kr->block, hm->weights, hm->arena, hm->state, c->tokens, out, ks, ko);
   }
   return out;
 }
@@ -243,6 +245,59 @@ static bool reemit(TcuModel *tm, int block) {
   return ok;
 }
 
+/* The first of the n launches `ops` from `from` on that reads a param
+ * whose name contains `part`; its name in *name. -1 if none. */
+static int first_reading(const IrOp *const *ops, int n, int from, const char *part, const char **name) {
+  for (int i = from; i < n; i++)
+    for (int j = 0; j < ops[i]->nin; j++)
+      if (ops[i]->in[j]->kind == IR_VAL_PARAM && strstr(ops[i]->in[j]->name, part)) {
+        *name = ops[i]->in[j]->name;
+        return i;
+      }
+  return -1;
+}
+
+/* The model's layers share their kernels' functions. In each entry, layer
+ * 0 starts at the first launch that reads a param of layer 0
+ * ("model.layers.0.input_layernorm.weight"), layer 1 at the first that
+ * reads the same param of layer 1; the launches of layer 1 must run the
+ * functions of layer 0's, one for one. Returns the launches that did. */
+static int check_layers_share(const TcuModel *tm) {
+  const KernelPlan *p = tm->plan;
+  int reused = 0, nops = 0, *fn = calloc((size_t)tm->cuda.nkernels + 1, sizeof *fn);
+  const IrOp **ops = calloc((size_t)tm->cuda.nkernels + 1, sizeof *ops);
+  for (int e = 0; e < p->nentries; e++, nops = 0) {
+    const KEntryPlan *ep = &p->entries[e];
+    for (int k = 0; k < ep->nkernels; k++) /* the emitter's order: views launch nothing */
+      if (!kplan_kernel_is_view(p, ep, k)) ops[nops++] = ep->func->ops[ep->kernels[k].first_op];
+    int n = 0;
+    for (int k = 0; k < tm->cuda.nkernels; k++)
+      if (tm->cuda.kernels[k].entry == e) fn[n++] = tm->cuda.kernels[k].func;
+    const char *name0 = NULL, *name1 = NULL;
+    int i0 = first_reading(ops, nops, 0, ".0.", &name0);
+    char want[256] = "";
+    if (name0) { /* the same param of layer 1 */
+      const char *at = strstr(name0, ".0.");
+      snprintf(want, sizeof want, "%.*s.1.%s", (int)(at - name0), name0, at + 3);
+    }
+    int i1 = i0 < 0 ? -1 : first_reading(ops, nops, i0 + 1, want, &name1);
+    CHECK(i0 >= 0 && i1 > i0 && 2 * i1 - i0 <= n && n == nops);
+    if (!(i0 >= 0 && i1 > i0 && 2 * i1 - i0 <= n && n == nops)) {
+      fprintf(stderr, "%s @%s: no layers 0 and 1 found (%s)\n", tm->name, ep->func->name, name0 ? name0 : "-");
+      continue;
+    }
+    int differ = 0;
+    for (int j = 0; j < i1 - i0; j++) differ += fn[i0 + j] != fn[i1 + j];
+    CHECK(differ == 0);
+    if (differ)
+      fprintf(stderr, "%s @%s: %d of layer 1's launches differ from layer 0's\n", tm->name, ep->func->name, differ);
+    reused += i1 - i0 - differ;
+  }
+  free(fn);
+  free(ops);
+  return reused;
+}
+
 /* block 0: the default block size. */
 static void test_model(const char *name, int level, int block) {
   TcuModel tm;
@@ -272,8 +327,11 @@ static void test_model(const char *name, int level, int block) {
     }
     int attn_tc = 0; /* attentions on tensor cores (head dim 16, symbolic T) */
     for (const char *p = tm.src.data; (p = strstr(p, "/* tensor-core attention: ")); p++) attn_tc++;
-    printf("%-16s %3d CUDA kernels run on the host (%d attention on tensor cores); relative difference %.2g\n",
-           tm.name, tm.cuda.nkernels, attn_tc, worst_seen);
+    int reused = check_layers_share(&tm);
+    CHECK(tm.cuda.nfuncs < tm.cuda.nkernels && reused > 0);
+    printf("%-16s %3d CUDA kernels for %3d launches (layer 1 reuses %d) run on the host (%d attention on "
+           "tensor cores); relative difference %.2g\n",
+           tm.name, tm.cuda.nfuncs, tm.cuda.nkernels, reused, attn_tc, worst_seen);
   }
   host_free(&hm);
   tcu_free(&tm);
@@ -297,6 +355,48 @@ static void test_refusal(void) {
   ir_buf_free(&b);
   kplan_free(p);
   ir_module_free(m);
+}
+
+/* A concat of `n` operands, params @p0 .. @p<distinct - 1> in turn. */
+static void concat_module(IrBuf *b, int n, int distinct) {
+  ir_buf_printf(b, "module @m {\n  sym T <= 4\n");
+  for (int i = 0; i < distinct; i++) ir_buf_printf(b, "  param @p%d : f32[2]\n", i);
+  ir_buf_printf(b, "  func @prefill(%%x: i32[T]) -> f32[T] {\n    %%a = cast(%%x) : f32[T]\n    %%c = concat(");
+  for (int i = 0; i < n; i++) ir_buf_printf(b, "%s@p%d", i ? ", " : "", i % distinct);
+  ir_buf_printf(b, ") {axis = 0} : f32[%d]\n    return %%a\n  }\n}\n", 2 * n);
+}
+
+/* A kernel reaches its buffers through at most KILN_CUDA_MAX_OFFSETS
+ * slots, a value read twice through one: 17 operands of 15 params and the
+ * result fit in 16; 16 params and the result do not. */
+static void test_slots(void) {
+  for (int distinct = 15; distinct <= 16; distinct++) {
+    IrBuf text = {0}, b = {0};
+    concat_module(&text, 17, distinct);
+    IrDiag d = {0};
+    IrModule *m = ir_parse(text.data, text.len, "slots.kir", &d);
+    KernelPlan *p = m ? kplan_build(m, &d) : NULL;
+    CgCudaModule cm = {0};
+    bool ok = p && cg_cuda_emit(p, NULL, &b, &cm, &d);
+    if (distinct == 15) {
+      CHECK(ok && cm.nkernels == 2 && cm.kernels[1].noffs == 16);
+      CHECK(ok && strstr(b.data, "float *y0 = (float *)(ka + koff.o[15]);") && !strstr(b.data, "koff.o[16]"));
+      CHECK(ok && strstr(b.data, "const float *x16 = (const float *)(kw + koff.o[1]);"));
+      const IrOp *cat = ok ? p->entries[0].func->ops[1] : NULL;
+      for (int i = 0; ok && i < 16; i++) /* slot i: @p<i>'s place in the weights, then the result's */
+        CHECK(cm.kernels[1].offs[i] == kplan_buffer(p, i < 15 ? cat->in[i] : cat->out[0])->offset);
+    } else {
+      CHECK(p && !ok);
+      CHECK_STR_CONTAINS(d.msg, "slots.kir:");
+      CHECK_STR_CONTAINS(d.msg, "the CUDA backend cannot lower op 'concat' with more than 16 buffers "
+                                "(KILN_CUDA_MAX_OFFSETS) yet");
+    }
+    cg_cuda_module_free(&cm);
+    ir_buf_free(&b);
+    ir_buf_free(&text);
+    kplan_free(p);
+    ir_module_free(m);
+  }
 }
 
 /* Names from the model appear only in comments, and sanitized. */
@@ -364,6 +464,16 @@ static void test_files(void) {
   const cJSON *gy = mm ? cJSON_GetArrayItem(cJSON_GetObjectItem(mm, "grid"), 1) : NULL;
   CHECK(gy && strcmp(cJSON_GetArrayItem(cJSON_GetObjectItem(gy, "factors"), 0)->valuestring, "T") == 0);
   CHECK(gy && cJSON_GetObjectItem(gy, "div")->valueint == 64);
+  /* the matmul's buffers: a and the result in the arena, @w at 0 in the weights */
+  const cJSON *offs = mm ? cJSON_GetObjectItem(mm, "offsets") : NULL;
+  CHECK(cJSON_GetArraySize(offs) == 3 && cJSON_GetArrayItem(offs, 1)->valuedouble == 0);
+  /* mul(%r, %r) reads %r through one slot: two in all, with the result */
+  int muls = 0;
+  for (const cJSON *k = kernels ? kernels->child : NULL; k; k = k->next)
+    if (strcmp(cJSON_GetObjectItem(k, "op")->valuestring, "mul") == 0)
+      muls += cJSON_GetArraySize(cJSON_GetObjectItem(k, "offsets")) == 2;
+  CHECK(muls == 1);
+  CHECK(cJSON_GetObjectItem(j, "functions")->valueint == 6 && cJSON_GetObjectItem(j, "launches")->valueint == 6);
   CHECK(strcmp(cJSON_GetObjectItem(j, "gpu_arch")->valuestring, "sm_80") == 0);
   cJSON_Delete(j);
   free(text);
@@ -523,6 +633,164 @@ static void test_tensor_cores(void) {
   tcu_free(&tm);
 }
 
+/* ---- the decode matvec (cg_cuda_ops_matvec.c) ---- */
+
+/* One entry a decode matmul (M = 1, weights [N, K]): a is the embedding of
+ * the one token (an arena value) unless a param. K 2048, 72 and 2368
+ * (16-byte loads of f32, bf16 and f16 weights; 72 is only a partial step
+ * of 8 loads, 2368 a full one and a partial one of 2 for 8 lanes); K 70
+ * (f32 rows of 280 bytes) and 2050 (rows not 16-byte aligned, a tail of
+ * 2) take the scalar loads; N 50 and 1001 (a partial last block); an
+ * epilogue, bf16 activations, a transposed a, a batch. The same for
+ * weights [K, N] (lanes along N): K 300 (a full step of 8 rows a slice,
+ * then a masked one), 70, 72, 2048; N 1000, 64, 52, 40, 24 (16-byte
+ * rows), 1001 (scalar loads). */
+static const struct {
+  const char *name, *body, *kind; /* kind: the kernel's comment */
+} mv_entries[] = {
+    {"f32_bf16", "    %y = matmul(%e, @wb) {transpose_b} : f32[1, 50]\n", "f32 x bf16; 16-byte loads, 8 a lane in flight"},
+    {"f32_f16_epilogue", "    %y = matmul(%e, @wh, @bias) {transpose_b, epilogue = \"add(silu(acc), $2)\"} : f32[1, 50]\n",
+     "f32 x f16; 16-byte loads, 8 a lane in flight"},
+    {"f32_f32", "    %y = matmul(%e, @wf) {transpose_b} : f32[1, 50]\n", "f32 x f32; 16-byte loads, 8 a lane in flight"},
+    {"bf16_bf16", "    %c = cast(%e) : bf16[1, 2048]\n    %y = matmul(%c, @wb) {transpose_b} : f32[1, 50]\n",
+     "bf16 x bf16; 16-byte loads, 8 a lane in flight"},
+    {"k72_n1001", "    %y = matmul(%e72, @wb72) {transpose_b} : f32[1, 1001]\n",
+     "f32 x bf16; 16-byte loads, 8 a lane in flight"},
+    {"k2368", "    %y = matmul(%e2368, @wb2368) {transpose_b} : f32[1, 101]\n",
+     "f32 x bf16; 16-byte loads, 8 a lane in flight"},
+    {"k70_n1001", "    %y = matmul(%e70, @wf70) {transpose_b} : f32[1, 1001]\n", "f32 x f32; scalar loads"},
+    {"k2050", "    %y = matmul(%e2050, @wh2050) {transpose_b} : f32[1, 50]\n", "f32 x f16; scalar loads"},
+    {"transpose_a", "    %y = matmul(@at, @wb) {transpose_a, transpose_b} : f32[1, 50]\n",
+     "f32 x bf16; 16-byte loads, 8 a lane in flight"},
+    {"batch", "    %y = matmul(@a3, @w3) {transpose_b} : f32[3, 1, 50]\n", "f32 x bf16; 16-byte loads, 8 a lane in flight"},
+    /* weights [K, N] */
+    {"kn_f32_bf16", "    %y = matmul(%e300, @vb) : f32[1, 1000]\n", "[K, N]: f32 x bf16; 16-byte loads, 8 a lane in flight"},
+    {"kn_f32_f16_epilogue", "    %y = matmul(%e70, @vh, @bias64) {epilogue = \"add(silu(acc), $2)\"} : f32[1, 64]\n",
+     "[K, N]: f32 x f16; 16-byte loads, 8 a lane in flight"},
+    {"kn_f32_f32", "    %y = matmul(%e72, @vf) : f32[1, 52]\n", "[K, N]: f32 x f32; 16-byte loads, 8 a lane in flight"},
+    {"kn_bf16_bf16", "    %c = cast(%e300) : bf16[1, 300]\n    %y = matmul(%c, @vb) : f32[1, 1000]\n",
+     "[K, N]: bf16 x bf16; 16-byte loads, 8 a lane in flight"},
+    {"kn_n1001", "    %y = matmul(%e70, @vs) : f32[1, 1001]\n", "[K, N]: f32 x bf16; scalar loads"},
+    {"kn_transpose_a", "    %y = matmul(@at, @vt) {transpose_a} : f32[1, 24]\n",
+     "[K, N]: f32 x bf16; 16-byte loads, 8 a lane in flight"},
+    {"kn_batch", "    %y = matmul(@a3, @v3) : f32[3, 1, 40]\n", "[K, N]: f32 x bf16; 16-byte loads, 8 a lane in flight"},
+};
+#define MV_NENTRIES ((int)(sizeof mv_entries / sizeof mv_entries[0]))
+
+static void mv_module(IrBuf *b) {
+  unsigned x = 2024;
+  static const int ks[6] = {2048, 72, 70, 2050, 2368, 300};
+  ir_buf_printf(b, "module @mv {\n");
+  for (int i = 0; i < 6; i++) {
+    char name[16], ty[32];
+    snprintf(name, sizeof name, i ? "emb%d" : "emb", ks[i]);
+    snprintf(ty, sizeof ty, "f32[4, %d]", ks[i]);
+    tc_param(b, name, ty, 4 * ks[i], &x);
+  }
+  tc_param(b, "wb", "bf16[50, 2048]", 50 * 2048, &x);
+  tc_param(b, "wh", "f16[50, 2048]", 50 * 2048, &x);
+  tc_param(b, "wf", "f32[50, 2048]", 50 * 2048, &x);
+  tc_param(b, "bias", "f32[50]", 50, &x);
+  tc_param(b, "wb72", "bf16[1001, 72]", 1001 * 72, &x);
+  tc_param(b, "wb2368", "bf16[101, 2368]", 101 * 2368, &x);
+  tc_param(b, "wf70", "f32[1001, 70]", 1001 * 70, &x);
+  tc_param(b, "wh2050", "f16[50, 2050]", 50 * 2050, &x);
+  tc_param(b, "at", "f32[2048, 1]", 2048, &x);
+  tc_param(b, "a3", "f32[3, 1, 72]", 3 * 72, &x);
+  tc_param(b, "w3", "bf16[3, 50, 72]", 3 * 50 * 72, &x);
+  tc_param(b, "vb", "bf16[300, 1000]", 300 * 1000, &x);
+  tc_param(b, "vh", "f16[70, 64]", 70 * 64, &x);
+  tc_param(b, "bias64", "f32[64]", 64, &x);
+  tc_param(b, "vf", "f32[72, 52]", 72 * 52, &x);
+  tc_param(b, "vs", "bf16[70, 1001]", 70 * 1001, &x);
+  tc_param(b, "vt", "bf16[2048, 24]", 2048 * 24, &x);
+  tc_param(b, "v3", "bf16[3, 72, 40]", 3 * 72 * 40, &x);
+  for (int i = 0; i < MV_NENTRIES; i++) {
+    const char *ty = strrchr(mv_entries[i].body, ':') + 2, *body = mv_entries[i].body;
+    ir_buf_printf(b, "  func @%s(%%x: i32[1]) -> %.*s {\n", mv_entries[i].name, (int)(strchr(ty, ']') + 1 - ty), ty);
+    for (int k = 0; k < 6; k++) { /* the activation the body names: %e<K> from @emb<K> */
+      char v[16], use[20], use2[20];
+      snprintf(v, sizeof v, k ? "%d" : "", ks[k]);
+      snprintf(use, sizeof use, "(%%e%s,", v);
+      snprintf(use2, sizeof use2, "(%%e%s)", v);
+      if (strstr(body, use) || strstr(body, use2)) ir_buf_printf(b, "    %%e%s = embedding(@emb%s, %%x) : f32[1, %d]\n", v, v, ks[k]);
+    }
+    ir_buf_printf(b, "%s    return %%y\n  }\n", body);
+  }
+  ir_buf_printf(b, "}\n");
+}
+
+/* The comment of the matvec function entry e launches, after "matvec: "
+ * or "matvec ". */
+static bool mv_kind_of(const TcuModel *tm, int e, char *kind, size_t n) {
+  for (int k = 0; k < tm->cuda.nkernels; k++) {
+    const CgCudaKernel *kr = &tm->cuda.kernels[k];
+    if (kr->entry != e || strcmp(kr->op, "matmul") != 0) continue;
+    char head[64];
+    snprintf(head, sizeof head, " %s(", kr->name);
+    const char *f = strstr(tm->src.data, head), *c = f ? strstr(f, "/* matvec") : NULL;
+    const char *next = f ? strstr(f + 1, "__global__") : NULL, *end = c ? strstr(c, " */") : NULL;
+    if (!c || !end || (next && c > next)) return false;
+    c += strlen("/* matvec");
+    c += c[0] == ':' ? 2 : 1; /* "matvec: f32 x bf16; .." or "matvec [K, N]: .." */
+    snprintf(kind, n, "%.*s", (int)(end - c), c);
+    return true;
+  }
+  return false;
+}
+
+/* Every entry of the matvec module on the host (the warp-sum twin)
+ * against the interpreter: within 1e-4 x max(1, |want|), each on the
+ * intended path (16-byte loads or scalar). */
+static void test_matvec(void) {
+  TcuModel tm = {0};
+  HostModel hm = {0};
+  IrDiag d = {0};
+  IrBuf text = {0};
+  mv_module(&text);
+  snprintf(tm.name, sizeof tm.name, "mv");
+  tm.m = ir_parse(text.data, strlen(text.data), "mv.kir", &d);
+  tm.ref = tm.m ? ir_parse(text.data, strlen(text.data), "mv.kir", &d) : NULL;
+  ir_buf_free(&text);
+  bool ok = tm.m && tm.ref && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
+            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
+  if (!ok) fprintf(stderr, "mv: %s\n", d.msg);
+  CHECK(ok);
+  ok = ok && host_setup(&hm, &tm);
+  CHECK(ok);
+  int32_t tok[1] = {2};
+  for (int e = 0; ok && e < MV_NENTRIES; e++) {
+    char kind[128] = "";
+    int entry = -1;
+    for (int i = 0; i < tm.plan->nentries; i++)
+      if (strcmp(tm.plan->entries[i].func->name, mv_entries[e].name) == 0) entry = i;
+    CHECK(mv_kind_of(&tm, entry, kind, sizeof kind));
+    CHECK(strcmp(kind, mv_entries[e].kind) == 0);
+    if (strcmp(kind, mv_entries[e].kind) != 0)
+      fprintf(stderr, "mv @%s: the matvec says '%s', expected '%s'\n", mv_entries[e].name, kind, mv_entries[e].kind);
+    Call c = {mv_entries[e].name, 1, 0, tok};
+    int64_t n = 0;
+    float *want = interp_call(&hm, &c, &n);
+    float *got = want ? host_call(&hm, &c, n) : NULL;
+    CHECK(want && got && n > 0);
+    double worst = 0;
+    for (int64_t i = 0; want && got && i < n; i++) {
+      double rel = fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i]));
+      if (!(rel <= 1e-4) && worst <= 1e-4)
+        fprintf(stderr, "mv @%s: element %lld is %.9g, the interpreter gives %.9g\n", c.entry, (long long)i, got[i],
+                want[i]);
+      worst = rel > worst || rel != rel ? rel : worst;
+    }
+    check_count++;
+    if (!(worst <= 1e-4)) check_failures++;
+    printf("mv @%-20s %5lld values, matvec (%s); relative difference %.2g\n", c.entry, (long long)n, kind, worst);
+    free(want);
+    free(got);
+  }
+  host_free(&hm);
+  tcu_free(&tm);
+}
+
 /* ---- attention on tensor cores (cg_cuda_ops_attn_tc.c) ---- */
 
 /* One entry an attention whose q (and, with past >= 0, k and v) come
@@ -656,6 +924,7 @@ int main(int argc, char **argv) {
   strcpy(tmp_dir, "/tmp/kiln-cudahost-XXXXXX");
   CHECK(mkdtemp(tmp_dir) != NULL);
   test_refusal();
+  test_slots();
   test_sanitized();
   test_files();
   /* every step one f32 operation, as in the interpreter: a tight bound */
@@ -665,6 +934,7 @@ int main(int argc, char **argv) {
   test_small("split-kv", split.data, 2, 24, 1e-5); /* online softmax: reordered sums */
   ir_buf_free(&split);
   test_tensor_cores();
+  test_matvec();
   test_attention_tc();
   char *names[64];
   int n = quick ? 0 : tcu_model_names(names, 64);

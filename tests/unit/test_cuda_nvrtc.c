@@ -121,7 +121,7 @@ static void assemble(const TcuModel *tm, const char *ptx, const char *arch) {
   if (rc != 0) fprintf(stderr, "%s: '%s' failed\n", tm->name, cmd);
   static PtxasInfo info[1024];
   int n = parse_ptxas(log_path, info, 1024);
-  CHECK(n == tm->cuda.nkernels);
+  CHECK(n == tm->cuda.nfuncs);
   for (int i = 0; i < n; i++) {
     const CgCudaKernel *k = find_kernel(tm, info[i].name);
     CHECK(k != NULL);
@@ -240,6 +240,55 @@ static void test_tensor_cores(CgNvrtc *nv) {
   tcu_free(&tm);
 }
 
+/* The decode matvecs (cg_cuda_ops_matvec.c) of a Llama 3.2 1B layer and
+ * its head, bf16 weights: K 2048 -> N 8192 (gate, with a silu epilogue)
+ * and 128256 (the head), K 8192 -> N 2048 (down); f16 weights with bf16
+ * activations; the scalar loads (K 2050, N 2048); weights [K, N] (GPT-2's
+ * layout): bf16 2048 -> 8192, f32 2048 -> 3072 -> 2048. No values: only
+ * compiled; none may spill. */
+static const char *const mv_module =
+    "module @mv {\n  param @e : f32[100, 2048]\n  param @ez : f32[100, 2050]\n  param @wg : bf16[8192, 2048]\n"
+    "  param @wd : bf16[2048, 8192]\n  param @wl : bf16[128256, 2048]\n  param @wh : f16[2048, 2048]\n"
+    "  param @wz : bf16[2048, 2050]\n  param @vg : bf16[2048, 8192]\n  param @vf : f32[2048, 3072]\n"
+    "  param @vd : f32[3072, 2048]\n"
+    "  func @decode(%tok: i32[1]) -> f32[1, 128256] {\n"
+    "    %x = embedding(@e, %tok) : f32[1, 2048]\n    %z = embedding(@ez, %tok) : f32[1, 2050]\n"
+    "    %g = matmul(%x, @wg) {transpose_b, epilogue = \"silu(acc)\"} : f32[1, 8192]\n"
+    "    %k = matmul(%x, @vg) : f32[1, 8192]\n    %l = add(%g, %k) : f32[1, 8192]\n"
+    "    %d = matmul(%l, @wd) {transpose_b} : f32[1, 2048]\n"
+    "    %c = cast(%d) : bf16[1, 2048]\n    %h = matmul(%c, @wh) {transpose_b} : f32[1, 2048]\n"
+    "    %s = matmul(%z, @wz) {transpose_b} : f32[1, 2048]\n    %a = add(%h, %s) : f32[1, 2048]\n"
+    "    %f = matmul(%a, @vf) : f32[1, 3072]\n    %j = matmul(%f, @vd) : f32[1, 2048]\n"
+    "    %i = add(%a, %j) : f32[1, 2048]\n"
+    "    %y = matmul(%i, @wl) {transpose_b} : f32[1, 128256]\n"
+    "    return %y\n  }\n}\n";
+
+static void test_matvec(CgNvrtc *nv) {
+  TcuModel tm = {0};
+  IrDiag d = {0};
+  snprintf(tm.name, sizeof tm.name, "matvec-1b");
+  tm.m = ir_parse(mv_module, strlen(mv_module), "mv.kir", &d);
+  bool ok = tm.m && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
+            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
+  CgNvrtcOutput out = {0};
+  ok = ok && cg_nvrtc_compile(nv, tm.src.data, "mv.cu", "sm_80", false, &out, &d);
+  if (!ok) fprintf(stderr, "matvec-1b: %s\n", d.msg);
+  CHECK(ok);
+  CHECK(ok && strstr(tm.src.data, "/* matvec: f32 x bf16; 16-byte loads, 8 a lane in flight */"));
+  CHECK(ok && strstr(tm.src.data, "/* matvec: bf16 x f16; 16-byte loads, 8 a lane in flight */"));
+  CHECK(ok && strstr(tm.src.data, "/* matvec: f32 x bf16; scalar loads */"));
+  CHECK(ok && strstr(tm.src.data, "/* matvec [K, N]: f32 x bf16; 16-byte loads, 8 a lane in flight */"));
+  CHECK(ok && strstr(tm.src.data, "/* matvec [K, N]: f32 x f32; 16-byte loads, 8 a lane in flight */"));
+  CHECK(ok && strstr(out.ptx, "ld.global.nc.L1::no_allocate.v4.u32"));
+  CHECK(ok && strstr(out.ptx, "shfl.sync.bfly"));
+  if (ok && ptxas) {
+    assemble(&tm, out.ptx, "sm_80");
+    assemble(&tm, out.ptx, "sm_90");
+  }
+  cg_nvrtc_output_free(&out);
+  tcu_free(&tm);
+}
+
 /* Attention on tensor cores (cg_cuda_ops_attn_tc.c) at the benchmark's
  * sizes: T symbolic up to 8192, head dims 128 (causal, GQA 4:1) and 64
  * (bidirectional, with a window), q, k, v from embeddings so they live in
@@ -347,6 +396,7 @@ int main(int argc, char **argv) {
   ir_buf_free(&split);
   test_write_cubin();
   test_tensor_cores(nv);
+  test_matvec(nv);
   test_attention_tc(nv);
   char *names[64];
   int n = quick ? 0 : tcu_model_names(names, 64);

@@ -62,7 +62,7 @@ static float *gpu_call(GpuModel *g, int e, const int32_t *tok, int64_t T, int64_
     if (kr->entry != e) continue;
     int64_t grid[3];
     cg_cuda_grid(kr, syms, grid);
-    ok = rt_cuda_launch(g->cu, kr->name, grid, kr->block, &g->b, syms, err, sizeof err);
+    ok = rt_cuda_launch(g->cu, kr->name, grid, kr->block, &g->b, syms, kr->offs, err, sizeof err);
   }
   float *out = malloc(sizeof(float) * (size_t)n);
   ok = ok && rt_cuda_sync(g->cu, err, sizeof err) &&

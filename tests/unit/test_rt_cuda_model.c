@@ -33,9 +33,9 @@
 #define FAKE_NAME "kiln fake CUDA device (host emulation)"
 
 typedef void (*EmuKernel)(const unsigned char *, unsigned char *, unsigned char *, const int *,
-                          float *, KilnSyms);
+                          float *, KilnSyms, KilnOffs);
 typedef void (*EmuLaunch)(EmuKernel, const long long grid[3], unsigned, const unsigned char *,
-                          unsigned char *, unsigned char *, const int *, float *, KilnSyms);
+                          unsigned char *, unsigned char *, const int *, float *, KilnSyms, KilnOffs);
 
 /* What the hand-made description points at. */
 static struct {
@@ -85,7 +85,9 @@ static int cpu_entry(const KilnCudaEntry *e, KilnExec *ex, const int32_t *tokens
     if (grid[0] <= 0 || grid[1] <= 0 || grid[2] <= 0) continue;
     EmuKernel k = (EmuKernel)dlsym(g.so, l->name);
     if (!k) return KILN_ERR_ARGS;
-    g.launch(k, grid, (unsigned)l->block, ex->weights, ex->arena, ex->state, tokens, logits, ks);
+    KilnOffs ko;
+    for (int o = 0; o < KILN_CUDA_MAX_OFFSETS; o++) ko.o[o] = l->offsets[o];
+    g.launch(k, grid, (unsigned)l->block, ex->weights, ex->arena, ex->state, tokens, logits, ks, ko);
   }
   return KILN_OK;
 }
@@ -139,7 +141,9 @@ static KilnCudaEntry entry_of(const char *name, int slot) {
   for (int k = 0; k < g.tm.cuda.nkernels; k++) {
     const CgCudaKernel *kr = &g.tm.cuda.kernels[k];
     if (kr->entry != e) continue;
-    ls[n] = (KilnCudaLaunch){.name = kr->name, .block = kr->block, .smem_bytes = (int32_t)kr->smem_bytes};
+    ls[n] = (KilnCudaLaunch){.name = kr->name, .block = kr->block, .smem_bytes = (int32_t)kr->smem_bytes,
+                             .noffsets = kr->noffs};
+    for (int o = 0; o < kr->noffs; o++) ls[n].offsets[o] = kr->offs[o];
     for (int a = 0; a < 3; a++) ls[n].grid[a] = extent_of(&kr->grid[a]);
     n++;
   }
@@ -361,6 +365,10 @@ static void test_errors(void) {
   l.grid[1].div = 0;
   CHECK(kiln_init(&d, &cpu, err, sizeof err) == NULL);
   CHECK(strcmp(err, "the CUDA kernels are invalid: a grid divisor < 1") == 0);
+  l.grid[1].div = 1;
+  l.noffsets = KILN_CUDA_MAX_OFFSETS + 1;
+  CHECK(kiln_init(&d, &cpu, err, sizeof err) == NULL);
+  CHECK(strcmp(err, "the CUDA kernels are invalid: an offset count outside [0, 16]") == 0);
   bad = g.cuda;
   bad.sym_p = bad.nsyms;
   CHECK(kiln_init(&d, &cpu, err, sizeof err) == NULL);
