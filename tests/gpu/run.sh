@@ -111,6 +111,16 @@ step() {
 }\"$name\": {\"result\": \"$result\", \"seconds\": $secs, \"data\": $data}"
 }
 
+# NVRTC (and the libnvrtc-builtins it loads by soname) and cuBLAS: the
+# toolkit's lib64 and pip's nvidia-* wheels, wherever the loader's own
+# path does not already reach them.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+         $(python3 -c 'import nvidia, os; p = list(nvidia.__path__)[0]; print(" ".join(os.path.join(p, d, "lib") for d in os.listdir(p)))' 2>/dev/null); do
+  [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+done
+export LD_LIBRARY_PATH
+log "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
+
 bench="$BUILD/tests/gpu/kiln_gpu_bench"
 data="$ROOT/tests/gpu/data"
 # the bench's own JSON and markdown for step NAME
