@@ -205,12 +205,6 @@ static CuFunction function(RtCuda *cu, const char *name, char *err, size_t errle
 bool rt_cuda_launch(RtCuda *cu, const char *name, const int64_t grid[3], int block, const RtCudaBuffers *b,
                     const int64_t syms[8], const uint64_t offsets[KILN_CUDA_MAX_OFFSETS], char *err,
                     size_t errlen) {
-  if (grid[0] <= 0 || grid[1] <= 0 || grid[2] <= 0) return true;
-  if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
-    return fail(err, errlen, "%s: grid %lld x %lld x %lld exceeds the GPU's limits", name, (long long)grid[0],
-                (long long)grid[1], (long long)grid[2]);
-  CuFunction f = function(cu, name, err, errlen);
-  if (!f) return false;
   struct {
     long long s[8];
   } ks;
@@ -219,9 +213,7 @@ bool rt_cuda_launch(RtCuda *cu, const char *name, const int64_t grid[3], int blo
   for (int i = 0; i < KILN_CUDA_MAX_OFFSETS; i++) ko.o[i] = offsets[i];
   unsigned long long w = b->weights, a = b->arena, s = b->state, t = b->tokens, o = b->logits;
   void *params[7] = {&w, &a, &s, &t, &o, &ks, &ko};
-  CuResult r = cu->launch(f, (unsigned)grid[0], (unsigned)grid[1], (unsigned)grid[2], (unsigned)block, 1, 1, 0,
-                          NULL, params, NULL);
-  return r == 0 || cu_fail(cu, r, name, err, errlen);
+  return rt_cuda_launch_params(cu, name, grid, block, 0, params, err, errlen);
 }
 
 bool rt_cuda_sync(RtCuda *cu, char *err, size_t errlen) {

@@ -24,6 +24,7 @@
 #include "fe.h"
 #include "pass.h"
 #include "test_codegen_util.h"
+#include "test_checkpoint.h"
 
 /* q [4, T, 64], k [2, KEYS, 64] and v [2, KEYS, DV] through the KV cache;
  * OPS computes %r from %q, %kc, %vc; RESULT is its type. */
@@ -141,15 +142,6 @@ static void test_split(void) {
 }
 
 /* ---- whole models with split-KV decode ---- */
-
-static bool checkpoint_source(void *user, const IrValue *p, CgParamData *out, IrDiag *d) {
-  const FeTensor *t = fe_weights_find(user, p->name);
-  if (!t) return ir_error_at(d, p->name, "not in the checkpoint");
-  int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-  *out = (CgParamData){t->dtype, t->data, n};
-  return true;
-}
 
 static void check_split_model(const char *name) {
   char path[512];

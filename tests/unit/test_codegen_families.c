@@ -27,6 +27,7 @@
 #include "fe.h"
 #include "pass.h"
 #include "test_codegen_util.h"
+#include "test_checkpoint.h"
 
 #define FAMILY_TOL 1e-4
 
@@ -50,15 +51,6 @@ static int json_ints(const cJSON *a, int32_t *out, int max) {
 }
 
 /* The checkpoint tensor of a parameter, in its own dtype. */
-static bool checkpoint_source(void *user, const IrValue *p, CgParamData *out, IrDiag *d) {
-  const FeTensor *t = fe_weights_find(user, p->name);
-  if (!t) return ir_error_at(d, p->name, "not in the checkpoint");
-  int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-  *out = (CgParamData){t->dtype, t->data, n};
-  return true;
-}
-
 static int argmax(const float *x, int64_t n) {
   int best = 0;
   for (int j = 1; j < n; j++)

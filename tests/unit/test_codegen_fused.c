@@ -30,6 +30,7 @@
 #include "fe.h"
 #include "pass.h"
 #include "test_codegen_util.h"
+#include "test_checkpoint.h"
 
 #define HEADER "module @t {\n  sym T <= 16\n  sym P <= 16\n"
 
@@ -176,15 +177,6 @@ static void test_vector_ir(void) {
 }
 
 /* ---- 4. tiny models ---- */
-
-static bool checkpoint_source(void *user, const IrValue *p, CgParamData *out, IrDiag *d) {
-  const FeTensor *t = fe_weights_find(user, p->name);
-  if (!t) return ir_error_at(d, p->name, "not in the checkpoint");
-  int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-  *out = (CgParamData){t->dtype, t->data, n};
-  return true;
-}
 
 static void check_model(const char *name, const char *path) {
   FeModelDir md;

@@ -20,6 +20,7 @@
 #include "fe.h"
 #include "pass.h"
 #include "test_codegen_util.h"
+#include "test_checkpoint.h"
 
 #define HEADER "module @t {\n  sym T <= 16\n  sym P <= 16\n"
 
@@ -127,15 +128,6 @@ static void test_shared_kernels(void) {
 }
 
 /* ---- 3. families with and without pack-weights ----------------------------- */
-
-static bool checkpoint_source(void *user, const IrValue *p, CgParamData *out, IrDiag *d) {
-  const FeTensor *t = fe_weights_find(user, p->name);
-  if (!t) return ir_error_at(d, p->name, "not in the checkpoint");
-  int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-  *out = (CgParamData){t->dtype, t->data, n};
-  return true;
-}
 
 static int packed_params(const IrModule *m) {
   int n = 0;

@@ -32,6 +32,7 @@
 #include "cg_weights.h"
 #include "interp.h"
 #include "test_cuda_util.h"
+#include "test_checkpoint.h"
 
 #define HOST_TOL 1e-4
 #define HOST_HEADER KILN_TEST_DATA "/../../codegen/cuda/kiln_cuda_host.h"
@@ -77,15 +78,6 @@ static void *alloc64(uint64_t bytes) {
   void *p = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64 + 64));
   if (!p) abort();
   return p;
-}
-
-static bool checkpoint_source(void *user, const IrValue *p, CgParamData *out, IrDiag *d) {
-  const FeTensor *t = fe_weights_find(user, p->name);
-  if (!t) return ir_error_at(d, p->name, "not in the checkpoint");
-  int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-  *out = (CgParamData){t->dtype, t->data, n};
-  return true;
 }
 
 /* Compiles the emitted source as C against the emulation header. */
@@ -582,22 +574,29 @@ static void tc_module(IrBuf *b) {
   ir_buf_printf(b, "}\n");
 }
 
+/* Parses IR text (freed here) into tm twice (the module to plan and the
+ * interpreter's reference), plans it without passes and emits its CUDA C. */
+static bool emit_text_module(TcuModel *tm, IrBuf *text, const char *name, const char *file) {
+  IrDiag d = {0};
+  snprintf(tm->name, sizeof tm->name, "%s", name);
+  tm->m = ir_parse(text->data, strlen(text->data), file, &d);
+  tm->ref = tm->m ? ir_parse(text->data, strlen(text->data), file, &d) : NULL;
+  ir_buf_free(text);
+  bool ok = tm->m && tm->ref && ir_verify(tm->m, &d) && (tm->plan = kplan_build(tm->m, &d)) &&
+            cg_cuda_emit(tm->plan, NULL, &tm->src, &tm->cuda, &d);
+  if (!ok) fprintf(stderr, "%s: %s\n", name, d.msg);
+  return ok;
+}
+
 /* Every entry of the tensor-core module on the host against the
  * interpreter (which widens the weights to f32 and multiplies in f32):
  * within 1e-4 x max(1, |want|); T = 37 for the symbolic M. */
 static void test_tensor_cores(void) {
   TcuModel tm = {0};
   HostModel hm = {0};
-  IrDiag d = {0};
   IrBuf text = {0};
   tc_module(&text);
-  snprintf(tm.name, sizeof tm.name, "tc");
-  tm.m = ir_parse(text.data, strlen(text.data), "tc.kir", &d);
-  tm.ref = tm.m ? ir_parse(text.data, strlen(text.data), "tc.kir", &d) : NULL;
-  ir_buf_free(&text);
-  bool ok = tm.m && tm.ref && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
-            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
-  if (!ok) fprintf(stderr, "tc: %s\n", d.msg);
+  bool ok = emit_text_module(&tm, &text, "tc", "tc.kir");
   CHECK(ok && tm.cuda.nkernels == TC_NENTRIES + 1);
   for (int i = 0; ok && i < TC_NENTRIES; i++) {
     char kind[128];
@@ -710,7 +709,8 @@ static void mv_module(IrBuf *b) {
     ir_buf_printf(b, "  func @%s(%%x: i32[1]) -> %.*s {\n", mv_entries[i].name, (int)(strchr(ty, ']') + 1 - ty), ty);
     for (int k = 0; k < 6; k++) { /* the activation the body names: %e<K> from @emb<K> */
       char v[16], use[20], use2[20];
-      snprintf(v, sizeof v, k ? "%d" : "", ks[k]);
+      if (k) snprintf(v, sizeof v, "%d", ks[k]); /* the first embedding has no suffix */
+      else v[0] = '\0';
       snprintf(use, sizeof use, "(%%e%s,", v);
       snprintf(use2, sizeof use2, "(%%e%s)", v);
       if (strstr(body, use) || strstr(body, use2)) ir_buf_printf(b, "    %%e%s = embedding(@emb%s, %%x) : f32[1, %d]\n", v, v, ks[k]);
@@ -745,16 +745,9 @@ static bool mv_kind_of(const TcuModel *tm, int e, char *kind, size_t n) {
 static void test_matvec(void) {
   TcuModel tm = {0};
   HostModel hm = {0};
-  IrDiag d = {0};
   IrBuf text = {0};
   mv_module(&text);
-  snprintf(tm.name, sizeof tm.name, "mv");
-  tm.m = ir_parse(text.data, strlen(text.data), "mv.kir", &d);
-  tm.ref = tm.m ? ir_parse(text.data, strlen(text.data), "mv.kir", &d) : NULL;
-  ir_buf_free(&text);
-  bool ok = tm.m && tm.ref && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
-            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
-  if (!ok) fprintf(stderr, "mv: %s\n", d.msg);
+  bool ok = emit_text_module(&tm, &text, "mv", "mv.kir");
   CHECK(ok);
   ok = ok && host_setup(&hm, &tm);
   CHECK(ok);
@@ -865,16 +858,9 @@ static void at_module(IrBuf *b) {
 static void test_attention_tc(void) {
   TcuModel tm = {0};
   HostModel hm = {0};
-  IrDiag d = {0};
   IrBuf text = {0};
   at_module(&text);
-  snprintf(tm.name, sizeof tm.name, "attn-tc");
-  tm.m = ir_parse(text.data, strlen(text.data), "attn.kir", &d);
-  tm.ref = tm.m ? ir_parse(text.data, strlen(text.data), "attn.kir", &d) : NULL;
-  ir_buf_free(&text);
-  bool ok = tm.m && tm.ref && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
-            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
-  if (!ok) fprintf(stderr, "attn-tc: %s\n", d.msg);
+  bool ok = emit_text_module(&tm, &text, "attn-tc", "attn.kir");
   CHECK(ok);
   int ntc = 0;
   for (const char *p = ok ? tm.src.data : ""; (p = strstr(p, "/* tensor-core attention: ")); p++) ntc++;

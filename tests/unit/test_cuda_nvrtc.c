@@ -213,31 +213,43 @@ static const char *const tc_module =
 
 /* The tensor-core module for sm_80 and sm_90: the matmuls must not spill
  * (assemble fails on that), and their kinds are the ones intended. */
-static void test_tensor_cores(CgNvrtc *nv) {
+/* Compiles the IR text `src` (a module of kernels with no values to
+ * check) for sm_80, checks that each of `in_source` is in the CUDA C (the
+ * kernels' comments say which path they took) and each of `in_ptx` in the
+ * PTX, and assembles it for sm_80 and sm_90, where a spill fails. */
+static void compile_module(CgNvrtc *nv, const char *name, const char *src, const char *const *in_source,
+                           const char *const *in_ptx) {
   TcuModel tm = {0};
   IrDiag d = {0};
-  snprintf(tm.name, sizeof tm.name, "tensor-cores");
-  tm.m = ir_parse(tc_module, strlen(tc_module), "tc.kir", &d);
+  snprintf(tm.name, sizeof tm.name, "%s", name);
+  tm.m = ir_parse(src, strlen(src), name, &d);
   bool ok = tm.m && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
             cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
   CgNvrtcOutput out = {0};
-  ok = ok && cg_nvrtc_compile(nv, tm.src.data, "tc.cu", "sm_80", false, &out, &d);
-  if (!ok) fprintf(stderr, "tensor-cores: %s\n", d.msg);
+  ok = ok && cg_nvrtc_compile(nv, tm.src.data, name, "sm_80", false, &out, &d);
+  if (!ok) fprintf(stderr, "%s: %s\n", name, d.msg);
   CHECK(ok);
-  CHECK(ok && strstr(tm.src.data, "/* tensor cores: f32 x bf16, split a; cp.async a and b */"));
-  CHECK(ok && strstr(tm.src.data, "/* tensor cores: f32 x f16, split a; cp.async a and b */"));
-  CHECK(ok && strstr(tm.src.data, "/* tensor cores: f32 x bf16, split a; cp.async a */"));
-  CHECK(ok && strstr(tm.src.data, "/* tensor cores: bf16 x bf16, plain a; cp.async a and b */"));
-  CHECK(ok && strstr(tm.src.data, "/* tensor cores: f32 x f16, split a; plain loads */"));
-  CHECK(ok && strstr(out.ptx, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"));
-  CHECK(ok && strstr(out.ptx, "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"));
-  CHECK(ok && strstr(out.ptx, "cp.async.cg.shared.global"));
+  for (int i = 0; ok && in_source[i]; i++) CHECK_STR_CONTAINS(tm.src.data, in_source[i]);
+  for (int i = 0; ok && in_ptx[i]; i++) CHECK_STR_CONTAINS(out.ptx, in_ptx[i]);
   if (ok && ptxas) {
     assemble(&tm, out.ptx, "sm_80");
     assemble(&tm, out.ptx, "sm_90");
   }
   cg_nvrtc_output_free(&out);
   tcu_free(&tm);
+}
+
+static void test_tensor_cores(CgNvrtc *nv) {
+  static const char *const in_source[] = {
+      "/* tensor cores: f32 x bf16, split a; cp.async a and b */",
+      "/* tensor cores: f32 x f16, split a; cp.async a and b */",
+      "/* tensor cores: f32 x bf16, split a; cp.async a */",
+      "/* tensor cores: bf16 x bf16, plain a; cp.async a and b */",
+      "/* tensor cores: f32 x f16, split a; plain loads */", NULL};
+  static const char *const in_ptx[] = {"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+                                       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
+                                       "cp.async.cg.shared.global", NULL};
+  compile_module(nv, "tensor-cores", tc_module, in_source, in_ptx);
 }
 
 /* The decode matvecs (cg_cuda_ops_matvec.c) of a Llama 3.2 1B layer and
@@ -264,29 +276,14 @@ static const char *const mv_module =
     "    return %y\n  }\n}\n";
 
 static void test_matvec(CgNvrtc *nv) {
-  TcuModel tm = {0};
-  IrDiag d = {0};
-  snprintf(tm.name, sizeof tm.name, "matvec-1b");
-  tm.m = ir_parse(mv_module, strlen(mv_module), "mv.kir", &d);
-  bool ok = tm.m && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
-            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
-  CgNvrtcOutput out = {0};
-  ok = ok && cg_nvrtc_compile(nv, tm.src.data, "mv.cu", "sm_80", false, &out, &d);
-  if (!ok) fprintf(stderr, "matvec-1b: %s\n", d.msg);
-  CHECK(ok);
-  CHECK(ok && strstr(tm.src.data, "/* matvec: f32 x bf16; 16-byte loads, 8 a lane in flight */"));
-  CHECK(ok && strstr(tm.src.data, "/* matvec: bf16 x f16; 16-byte loads, 8 a lane in flight */"));
-  CHECK(ok && strstr(tm.src.data, "/* matvec: f32 x bf16; scalar loads */"));
-  CHECK(ok && strstr(tm.src.data, "/* matvec [K, N]: f32 x bf16; 16-byte loads, 8 a lane in flight */"));
-  CHECK(ok && strstr(tm.src.data, "/* matvec [K, N]: f32 x f32; 16-byte loads, 8 a lane in flight */"));
-  CHECK(ok && strstr(out.ptx, "ld.global.nc.L1::no_allocate.v4.u32"));
-  CHECK(ok && strstr(out.ptx, "shfl.sync.bfly"));
-  if (ok && ptxas) {
-    assemble(&tm, out.ptx, "sm_80");
-    assemble(&tm, out.ptx, "sm_90");
-  }
-  cg_nvrtc_output_free(&out);
-  tcu_free(&tm);
+  static const char *const in_source[] = {
+      "/* matvec: f32 x bf16; 16-byte loads, 8 a lane in flight */",
+      "/* matvec: bf16 x f16; 16-byte loads, 8 a lane in flight */",
+      "/* matvec: f32 x bf16; scalar loads */",
+      "/* matvec [K, N]: f32 x bf16; 16-byte loads, 8 a lane in flight */",
+      "/* matvec [K, N]: f32 x f32; 16-byte loads, 8 a lane in flight */", NULL};
+  static const char *const in_ptx[] = {"ld.global.nc.L1::no_allocate.v4.u32", "shfl.sync.bfly", NULL};
+  compile_module(nv, "matvec-1b", mv_module, in_source, in_ptx);
 }
 
 /* Attention on tensor cores (cg_cuda_ops_attn_tc.c) at the benchmark's
@@ -311,27 +308,11 @@ static const char *const attn_module =
     "    %w = add(%y, %v) : f32[8, T, 128]\n    return %w\n  }\n}\n";
 
 static void test_attention_tc(CgNvrtc *nv) {
-  TcuModel tm = {0};
-  IrDiag d = {0};
-  snprintf(tm.name, sizeof tm.name, "attention-tc");
-  tm.m = ir_parse(attn_module, strlen(attn_module), "attn.kir", &d);
-  bool ok = tm.m && ir_verify(tm.m, &d) && (tm.plan = kplan_build(tm.m, &d)) &&
-            cg_cuda_emit(tm.plan, NULL, &tm.src, &tm.cuda, &d);
-  CgNvrtcOutput out = {0};
-  ok = ok && cg_nvrtc_compile(nv, tm.src.data, "attn.cu", "sm_80", false, &out, &d);
-  if (!ok) fprintf(stderr, "attention-tc: %s\n", d.msg);
-  CHECK(ok);
-  CHECK(ok && strstr(tm.src.data, "BQ 64, BK 32, D 128, Dv 128; cp.async k and v */"));
-  CHECK(ok && strstr(tm.src.data, "BQ 64, BK 64, D 64, Dv 64; cp.async k and v */"));
-  CHECK(ok && strstr(out.ptx, "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"));
-  CHECK(ok && strstr(out.ptx, "shfl.sync.bfly"));
-  CHECK(ok && strstr(out.ptx, "cp.async.cg.shared.global"));
-  if (ok && ptxas) {
-    assemble(&tm, out.ptx, "sm_80");
-    assemble(&tm, out.ptx, "sm_90");
-  }
-  cg_nvrtc_output_free(&out);
-  tcu_free(&tm);
+  static const char *const in_source[] = {"BQ 64, BK 32, D 128, Dv 128; cp.async k and v */",
+                                          "BQ 64, BK 64, D 64, Dv 64; cp.async k and v */", NULL};
+  static const char *const in_ptx[] = {"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
+                                       "shfl.sync.bfly", "cp.async.cg.shared.global", NULL};
+  compile_module(nv, "attention-tc", attn_module, in_source, in_ptx);
 }
 
 /* cg_cuda_write_files for --emit=cubin: STEM.cubin (ELF), STEM.ptx, STEM.json. */

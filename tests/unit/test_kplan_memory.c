@@ -49,6 +49,7 @@ static KernelPlan *planned_build(IrModule *m, IrDiag *d) {
 }
 #define kplan_build planned_build
 #include "test_codegen_util.h"
+#include "test_checkpoint.h"
 #undef kplan_build
 #endif
 
@@ -657,15 +658,6 @@ static void test_long_prefill(void) {
 
 #if KILN_HAVE_LLVM
 /* The checkpoint tensor of a parameter, in its own dtype. */
-static bool checkpoint_source(void *user, const IrValue *p, CgParamData *out, IrDiag *d) {
-  const FeTensor *t = fe_weights_find(user, p->name);
-  if (!t) return ir_error_at(d, p->name, "not in the checkpoint");
-  int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-  *out = (CgParamData){t->dtype, t->data, n};
-  return true;
-}
-
 /* A tiny model after the graph passes (as `kiln compile -O2` has it),
  * compiled from its planned plan (planned_build), prefill and three decode
  * steps against the interpreter under every schedule, 1e-4

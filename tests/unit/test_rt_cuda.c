@@ -24,17 +24,9 @@
 #include "cg_weights.h"
 #include "interp.h"
 #include "test_cuda_util.h"
+#include "test_checkpoint.h"
 
 #define GPU_TOL 1e-4
-
-static bool checkpoint_source(void *user, const IrValue *p, CgParamData *out, IrDiag *d) {
-  const FeTensor *t = fe_weights_find(user, p->name);
-  if (!t) return ir_error_at(d, p->name, "not in the checkpoint");
-  int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-  *out = (CgParamData){t->dtype, t->data, n};
-  return true;
-}
 
 typedef struct {
   RtCuda *cu;

@@ -28,6 +28,7 @@
 #include "interp.h"
 #include "kiln.h"
 #include "test_cuda_util.h"
+#include "test_checkpoint.h"
 
 #define TOL 1e-4
 #define FAKE_NAME "kiln fake CUDA device (host emulation)"
@@ -52,15 +53,6 @@ static struct {
 
 static const uint8_t fake_cubin[64] = "\x7f" "ELF fake cubin";
 static const char fake_ptx[] = "//\n// fake PTX\n.version 9.0\n.target sm_90\n";
-
-static bool checkpoint_source(void *user, const IrValue *p, CgParamData *out, IrDiag *d) {
-  const FeTensor *t = fe_weights_find(user, p->name);
-  if (!t) return ir_error_at(d, p->name, "not in the checkpoint");
-  int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-  *out = (CgParamData){t->dtype, t->data, n};
-  return true;
-}
 
 /* ---- the CPU entries: the emulated kernels on the runtime's host memory */
 
