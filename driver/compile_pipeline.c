@@ -259,9 +259,11 @@ static bool run_passes(Compile *c, IrDiag *d) {
 
 /* --memory-report: the arena against the naive sum and the lower bound. */
 static void print_memory_report(const KMemoryReport *r) {
-  fprintf(stderr, "arena: %llu bytes (%.2f MiB); naive sum: %llu bytes; lower bound: %llu bytes\n",
+  fprintf(stderr,
+          "arena: %llu bytes (%.2f MiB); naive sum: %llu bytes; lower bound: %llu bytes; "
+          "%d reshapes are views\n",
           (unsigned long long)r->arena_bytes, (double)r->arena_bytes / (1 << 20),
-          (unsigned long long)r->naive_bytes, (unsigned long long)r->lower_bound);
+          (unsigned long long)r->naive_bytes, (unsigned long long)r->lower_bound, r->views);
 }
 
 /* -O0 keeps the trivial plan's arena (one slot a value); -O1 and up plan it. */
