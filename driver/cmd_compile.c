@@ -46,7 +46,9 @@ static void help(void) {
       "                        code, the CUDA kernels as a CUBIN for --gpu-arch and PTX for\n"
       "                        newer GPUs (needs NVRTC); it runs on the CPU too (its\n"
       "                        --device=cpu flag)\n"
-      "  --gpu-arch=sm_NN      CUDA architecture of the CUBIN, sm_80 or newer (default sm_90)\n\n"
+      "  --gpu-arch=sm_NN      CUDA architecture of the CUBIN, sm_80 or newer (default sm_90)\n"
+      "                        NVRTC is libnvrtc.so.13 or .so.12, or the library $KILN_NVRTC\n"
+      "                        names\n\n"
       "Linking (exe, lib, shared):\n"
       "  --cc=CMD              C compiler that links (default: $CC, else cc); needed to\n"
       "                        link an executable or shared library for another target\n"
@@ -190,7 +192,7 @@ static int parse_flags(int argc, char **argv, CompileOptions *o) {
 
 int cmd_compile(int argc, char **argv) {
   CompileOptions o = {.emit = COMPILE_EXE, .graph_opt = 2, .llvm_opt = 3, .symbol = "kiln_model",
-                      .passes = pass_flags_new()};
+                      .passes = pass_flags_new(), .nvrtc = getenv("KILN_NVRTC")};
   int status = parse_flags(argc, argv, &o);
   if (status >= 0) return status;
   IrDiag d = {0};

@@ -20,7 +20,8 @@ bool ce_write_cuda(Compile *c, IrDiag *d) {
   static const CgCudaEmitKind kinds[] = {CG_CUDA_EMIT_CU, CG_CUDA_EMIT_PTX, CG_CUDA_EMIT_CUBIN};
   const char *scratch = co_scratch_file(&c->out, "kernels", d);
   if (!scratch ||
-      !cg_cuda_write_files(c->plan, kinds[c->o->emit - COMPILE_CU], c->o->gpu_arch, scratch, d))
+      !cg_cuda_write_files(c->plan, kinds[c->o->emit - COMPILE_CU], c->o->gpu_arch, c->o->nvrtc,
+                           scratch, d))
     return false;
   bool ok = true;
   for (int i = 0; i < 3 && c->cuda_tmp[i] && ok; i++) {
@@ -46,7 +47,7 @@ static const char *after_error(const char *msg) {
 bool ce_open_nvrtc(Compile *c, IrDiag *d) {
   if (!ce_cuda_embedded(c)) return true;
   IrDiag nd = {0};
-  c->nvrtc = cg_nvrtc_open(NULL, &nd);
+  c->nvrtc = cg_nvrtc_open(c->o->nvrtc, &nd);
   if (!c->nvrtc)
     return ir_error(d, (IrLoc){0}, "--device=cuda needs NVRTC to compile the kernels: %s",
                     after_error(nd.msg));

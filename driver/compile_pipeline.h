@@ -74,6 +74,7 @@ typedef struct {
   const char *triple, *cpu, *features; /* NULL: the host's */
   bool device_cuda;        /* --device=cuda: the CUDA kernels too (or alone: cu, ptx, cubin) */
   const char *gpu_arch;    /* --gpu-arch=sm_NN, sm_80 or newer (NULL: sm_90) */
+  const char *nvrtc;       /* the NVRTC library ($KILN_NVRTC), or NULL: the usual sonames */
   const char *symbol;      /* the KilnModelDesc's name */
   const char *cc;          /* --cc, or NULL */
   const char *runtime_dir; /* --runtime-dir, or NULL */

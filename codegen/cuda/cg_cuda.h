@@ -110,11 +110,12 @@ void cg_cuda_manifest(const KernelPlan *plan, const CgCudaModule *m, const char 
  * kernels as CUDA C (STEM.cu), PTX (STEM.ptx, for the compute_ arch of
  * gpu_arch) or CUBIN (STEM.cubin for gpu_arch, with STEM.ptx beside it for
  * newer GPUs), and always the manifest STEM.json. PTX and CUBIN need NVRTC
- * (cg_nvrtc.h), loaded here; without it the error says so. gpu_arch NULL
- * means "sm_90". */
+ * (cg_nvrtc.h), loaded here from nvrtc_path (NULL: the sonames
+ * cg_nvrtc_open tries); without it the error says so. gpu_arch NULL means
+ * "sm_90". */
 typedef enum { CG_CUDA_EMIT_CU, CG_CUDA_EMIT_PTX, CG_CUDA_EMIT_CUBIN } CgCudaEmitKind;
 bool cg_cuda_write_files(const KernelPlan *plan, CgCudaEmitKind kind, const char *gpu_arch,
-                         const char *stem, IrDiag *d);
+                         const char *nvrtc_path, const char *stem, IrDiag *d);
 
 /* Copies s into out (size n) keeping [A-Za-z0-9_.@%+*-] and turning
  * anything else into '_': safe inside a C comment. */

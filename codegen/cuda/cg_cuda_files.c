@@ -27,9 +27,9 @@ static bool write_text(const char *stem, const char *ext, const IrBuf *b, IrDiag
 }
 
 /* PTX, and the CUBIN when asked, through NVRTC. */
-static bool write_compiled(const char *src, CgCudaEmitKind kind, const char *arch, const char *stem,
-                           IrDiag *d) {
-  CgNvrtc *nv = cg_nvrtc_open(NULL, d);
+static bool write_compiled(const char *src, CgCudaEmitKind kind, const char *arch,
+                           const char *nvrtc_path, const char *stem, IrDiag *d) {
+  CgNvrtc *nv = cg_nvrtc_open(nvrtc_path, d);
   if (!nv) return false;
   CgNvrtcOutput out;
   char name[64];
@@ -43,7 +43,7 @@ static bool write_compiled(const char *src, CgCudaEmitKind kind, const char *arc
 }
 
 bool cg_cuda_write_files(const KernelPlan *plan, CgCudaEmitKind kind, const char *gpu_arch,
-                         const char *stem, IrDiag *d) {
+                         const char *nvrtc_path, const char *stem, IrDiag *d) {
   const char *arch = gpu_arch ? gpu_arch : "sm_90";
   if (!cg_nvrtc_arch_valid(arch))
     return ir_error_at(d, "--gpu-arch", "'%s' is not a GPU architecture; expected sm_80, sm_90, ...", arch);
@@ -52,7 +52,7 @@ bool cg_cuda_write_files(const KernelPlan *plan, CgCudaEmitKind kind, const char
   bool ok = cg_cuda_emit(plan, NULL, &src, &cm, d);
   if (ok) cg_cuda_manifest(plan, &cm, arch, &manifest);
   if (ok && kind == CG_CUDA_EMIT_CU) ok = write_text(stem, ".cu", &src, d);
-  if (ok && kind != CG_CUDA_EMIT_CU) ok = write_compiled(src.data, kind, arch, stem, d);
+  if (ok && kind != CG_CUDA_EMIT_CU) ok = write_compiled(src.data, kind, arch, nvrtc_path, stem, d);
   if (ok) ok = write_text(stem, ".json", &manifest, d);
   ir_buf_free(&src);
   ir_buf_free(&manifest);

@@ -5,7 +5,7 @@
  * .so.12, then libnvrtc.so), so a kiln built anywhere starts where CUDA
  * is missing and says so when asked for --device=cuda.
  *
- *   CgNvrtc *nv = cg_nvrtc_open(&d);                  // NULL: d says NVRTC was not found
+ *   CgNvrtc *nv = cg_nvrtc_open(NULL, &d);            // NULL: d says NVRTC was not found
  *   CgNvrtcOutput out = {0};
  *   if (cg_nvrtc_compile(nv, src, "model.cu", "sm_90", true, &out, &d)) {
  *     ... out.ptx (text), out.cubin (out.cubin_bytes), out.log ...

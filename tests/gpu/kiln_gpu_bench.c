@@ -558,7 +558,7 @@ static int usage(void) {
 /* NVRTC, and the GPU unless dry or host. Returns an exit code, or -1 to go on. */
 static int setup(Ctx *c) {
   IrDiag d = {0};
-  c->nv = cg_nvrtc_open(NULL, &d);
+  c->nv = cg_nvrtc_open(getenv("KILN_NVRTC"), &d); /* NULL: the usual sonames */
   if (!c->nv && !c->host) {
     fprintf(stderr, "kiln_gpu_bench: %s\n", d.msg);
     return c->dry_run ? 77 : 1;

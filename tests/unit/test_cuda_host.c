@@ -436,7 +436,7 @@ static void test_files(void) {
   }
   char stem[128], path[160];
   snprintf(stem, sizeof stem, "%s/small", tmp_dir);
-  CHECK(cg_cuda_write_files(p, CG_CUDA_EMIT_CU, "sm_80", stem, &d));
+  CHECK(cg_cuda_write_files(p, CG_CUDA_EMIT_CU, "sm_80", NULL, stem, &d));
   snprintf(path, sizeof path, "%s.cu", stem);
   char *cu = read_text(path);
   CHECK(cu && strstr(cu, "KILN_EXTERN_C __global__ void __launch_bounds__(256, 2) kiln_k5("));
@@ -478,7 +478,7 @@ static void test_files(void) {
   cg_cuda_module_free(&cm);
   ir_buf_free(&b);
   memset(&d, 0, sizeof d);
-  CHECK(!cg_cuda_write_files(p, CG_CUDA_EMIT_CU, "sm80", stem, &d));
+  CHECK(!cg_cuda_write_files(p, CG_CUDA_EMIT_CU, "sm80", NULL, stem, &d));
   CHECK_STR_CONTAINS(d.msg, "--gpu-arch: error: 'sm80' is not a GPU architecture; expected sm_80, sm_90, ...");
   kplan_free(p);
   ir_module_free(m);

@@ -322,7 +322,7 @@ static void test_write_cubin(void) {
   KernelPlan *p = m && ir_verify(m, &d) ? kplan_build(m, &d) : NULL;
   char stem[128], path[160];
   snprintf(stem, sizeof stem, "%s/fz", tmp_dir);
-  bool ok = p && cg_cuda_write_files(p, CG_CUDA_EMIT_CUBIN, "sm_90", stem, &d);
+  bool ok = p && cg_cuda_write_files(p, CG_CUDA_EMIT_CUBIN, "sm_90", NULL, stem, &d);
   if (!ok) fprintf(stderr, "fz: %s\n", d.msg);
   CHECK(ok);
   const char *ext[3] = {".cubin", ".ptx", ".json"};
