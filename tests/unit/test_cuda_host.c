@@ -588,6 +588,36 @@ static bool emit_text_module(TcuModel *tm, IrBuf *text, const char *name, const 
   return ok;
 }
 
+/* Runs call c in the interpreter and on the host. Returns the largest of
+ * `worst` and each element's |got - want| / max(1, |want|) (NaN counts as
+ * larger than any), printing the first element beyond 1e-4; *n gets the
+ * element count, and *zeros (if not NULL) grows by the elements both give
+ * as exactly 0. */
+static double diff_call(HostModel *hm, const Call *c, const char *what, double worst, int64_t *n,
+                        int64_t *zeros) {
+  *n = 0;
+  float *want = interp_call(hm, c, n);
+  float *got = want ? host_call(hm, c, *n) : NULL;
+  CHECK(want && got && *n > 0);
+  for (int64_t i = 0; want && got && i < *n; i++) {
+    double rel = fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i]));
+    if (!(rel <= 1e-4) && worst <= 1e-4)
+      fprintf(stderr, "%s @%s T=%lld: element %lld is %.9g, the interpreter gives %.9g\n", what, c->entry,
+              (long long)c->T, (long long)i, got[i], want[i]);
+    worst = rel > worst || rel != rel ? rel : worst;
+    if (zeros) *zeros += want[i] == 0.0f && got[i] == 0.0f;
+  }
+  free(want);
+  free(got);
+  return worst;
+}
+
+/* One check: the largest relative difference of an entry within 1e-4. */
+static void check_within(double worst) {
+  check_count++;
+  if (!(worst <= 1e-4)) check_failures++;
+}
+
 /* Every entry of the tensor-core module on the host against the
  * interpreter (which widens the weights to f32 and multiplies in f32):
  * within 1e-4 x max(1, |want|); T = 37 for the symbolic M. */
@@ -609,24 +639,11 @@ static void test_tensor_cores(void) {
   for (int i = 0; i < 37; i++) tok[i] = (i * 7) % 40;
   for (int e = 0; ok && e < TC_NENTRIES; e++) {
     Call c = {tc_entries[e].name, 37, 0, tok};
-    int64_t n = 0;
-    float *want = interp_call(&hm, &c, &n);
-    float *got = want ? host_call(&hm, &c, n) : NULL;
-    CHECK(want && got && n > 0);
-    double worst = 0;
-    for (int64_t i = 0; want && got && i < n; i++) {
-      double rel = fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i]));
-      if (!(rel <= 1e-4) && worst <= 1e-4)
-        fprintf(stderr, "tc @%s: element %lld is %.9g, the interpreter gives %.9g\n", c.entry, (long long)i,
-                got[i], want[i]);
-      worst = rel > worst || rel != rel ? rel : worst;
-    }
-    check_count++;
-    if (!(worst <= 1e-4)) check_failures++;
+    int64_t n;
+    double worst = diff_call(&hm, &c, "tc", 0, &n, NULL);
+    check_within(worst);
     printf("tc @%-14s %6lld values on tensor cores (host twin); relative difference %.2g\n", c.entry,
            (long long)n, worst);
-    free(want);
-    free(got);
   }
   host_free(&hm);
   tcu_free(&tm);
@@ -762,23 +779,10 @@ static void test_matvec(void) {
     if (strcmp(kind, mv_entries[e].kind) != 0)
       fprintf(stderr, "mv @%s: the matvec says '%s', expected '%s'\n", mv_entries[e].name, kind, mv_entries[e].kind);
     Call c = {mv_entries[e].name, 1, 0, tok};
-    int64_t n = 0;
-    float *want = interp_call(&hm, &c, &n);
-    float *got = want ? host_call(&hm, &c, n) : NULL;
-    CHECK(want && got && n > 0);
-    double worst = 0;
-    for (int64_t i = 0; want && got && i < n; i++) {
-      double rel = fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i]));
-      if (!(rel <= 1e-4) && worst <= 1e-4)
-        fprintf(stderr, "mv @%s: element %lld is %.9g, the interpreter gives %.9g\n", c.entry, (long long)i, got[i],
-                want[i]);
-      worst = rel > worst || rel != rel ? rel : worst;
-    }
-    check_count++;
-    if (!(worst <= 1e-4)) check_failures++;
+    int64_t n;
+    double worst = diff_call(&hm, &c, "mv", 0, &n, NULL);
+    check_within(worst);
     printf("mv @%-20s %5lld values, matvec (%s); relative difference %.2g\n", c.entry, (long long)n, kind, worst);
-    free(want);
-    free(got);
   }
   host_free(&hm);
   tcu_free(&tm);
@@ -877,24 +881,11 @@ static void test_attention_tc(void) {
     int64_t total = 0, zeros = 0;
     for (int ti = 0; ti < 4; ti++) {
       Call c = {at_entries[e].name, ts[ti], 0, tok};
-      int64_t n = 0;
-      float *want = interp_call(&hm, &c, &n);
-      float *got = want ? host_call(&hm, &c, n) : NULL;
-      CHECK(want && got && n > 0);
-      for (int64_t i = 0; want && got && i < n; i++) {
-        double rel = fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i]));
-        if (!(rel <= 1e-4) && worst <= 1e-4)
-          fprintf(stderr, "attn-tc @%s T=%lld: element %lld is %.9g, the interpreter gives %.9g\n", c.entry,
-                  (long long)c.T, (long long)i, got[i], want[i]);
-        worst = rel > worst || rel != rel ? rel : worst;
-        zeros += want[i] == 0.0f && got[i] == 0.0f;
-      }
+      int64_t n;
+      worst = diff_call(&hm, &c, "attn-tc", worst, &n, &zeros);
       total += n;
-      free(want);
-      free(got);
     }
-    check_count++;
-    if (!(worst <= 1e-4)) check_failures++;
+    check_within(worst);
     printf("attn-tc @%-12s %6lld values (T = 1, 7, 33, 70; %lld exact zeros) on tensor cores (host twin); "
            "relative difference %.2g\n",
            at_entries[e].name, (long long)total, (long long)zeros, worst);

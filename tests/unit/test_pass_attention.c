@@ -103,36 +103,7 @@ static void test_model(const char *name, const char *path) {
 
 /* ---- 2. the lit cases on random inputs ---- */
 
-static IrModule *parse_verified(const char *text, const char *name) {
-  IrDiag d = {0};
-  IrModule *m = ir_parse(text, strlen(text), name, &d);
-  bool ok = m && ir_verify(m, &d);
-  CHECK(ok);
-  if (!ok) fprintf(stderr, "%s: %s\n", name, d.msg);
-  return m;
-}
-
 static uint32_t rng = 2024;
-
-/* Deterministic values in [-2, 2). */
-static float random_value(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return (float)(rng >> 8) / (float)(1 << 22) - 2.0f;
-}
-
-/* Random arguments for f with the symbols at syms. */
-static IrTensor *random_args(const IrFunc *f, const int64_t *syms) {
-  IrTensor *args = calloc((size_t)f->nargs + 1, sizeof *args);
-  for (int i = 0; i < f->nargs; i++) {
-    const IrType *t = &f->args[i]->type;
-    int64_t shape[IR_MAX_RANK];
-    for (int j = 0; j < t->rank; j++) shape[j] = ir_dim_eval(t->dims[j], syms);
-    args[i] = ir_tensor_new(t->dtype, t->rank, shape);
-    for (int64_t j = 0; args[i].f && j < ir_tensor_numel(&args[i]); j++)
-      args[i].f[j] = ir_round_to_dtype(random_value(), t->dtype);
-  }
-  return args;
-}
 
 /* Every function of both modules on the same random inputs. */
 static void compare_modules(const IrModule *before, const IrModule *after, const int64_t *tp) {
@@ -145,7 +116,7 @@ static void compare_modules(const IrModule *before, const IrModule *after, const
     int64_t syms[IR_MAX_SYMS] = {0};
     if (sym_t >= 0) syms[sym_t] = tp[0];
     if (sym_p >= 0) syms[sym_p] = tp[1];
-    IrTensor *args = random_args(f, syms);
+    IrTensor *args = tt_random_args(f, syms, &rng);
     IrTensor want = tt_call(ib, f->name, syms, args, f->nargs);
     IrTensor got = tt_call(ia, f->name, syms, args, f->nargs);
     char what[200];
@@ -164,8 +135,8 @@ static void test_lit_cases(void) {
   char *text = tt_read_file(KILN_TEST_DATA "/../lit/passes/attention.kir");
   CHECK(text != NULL);
   if (!text) return;
-  IrModule *before = parse_verified(text, "attention.kir");
-  IrModule *after = parse_verified(text, "attention.kir");
+  IrModule *before = tt_parse_verified(text, "attention.kir");
+  IrModule *after = tt_parse_verified(text, "attention.kir");
   PassContext stats = {0};
   CHECK(after && tt_run_pipeline(after, "attention", &stats) && tt_stat(&stats, "fused") > 0);
   const int64_t tps[][2] = {{5, 3}, {1, 7}, {3, 0}};
@@ -231,7 +202,7 @@ static void check_masked(const IrModule *before, const IrModule *after, const ch
   int64_t syms[IR_MAX_SYMS] = {0};
   syms[ir_module_find_sym(before, "T", 1)] = t;
   syms[ir_module_find_sym(before, "P", 1)] = p;
-  IrTensor *args = random_args(f, syms), outs[2] = {{0}};
+  IrTensor *args = tt_random_args(f, syms, &rng), outs[2] = {{0}};
   for (int k = 0; k < 2 && its[0] && its[1]; k++) {
     outs[k] = tt_call(its[k], entry, syms, args, f->nargs);
     if (!outs[k].f) continue;
@@ -255,8 +226,8 @@ static void check_masked(const IrModule *before, const IrModule *after, const ch
 }
 
 static void test_fully_masked_rows(void) {
-  IrModule *before = parse_verified(masked_text, "masked");
-  IrModule *after = parse_verified(masked_text, "masked");
+  IrModule *before = tt_parse_verified(masked_text, "masked");
+  IrModule *after = tt_parse_verified(masked_text, "masked");
   PassContext stats = {0};
   CHECK(before && after && tt_run_pipeline(after, "attention", &stats));
   CHECK(tt_stat(&stats, "fused") == 3);

@@ -288,26 +288,13 @@ static void test_model(const char *name, const char *path) {
 
 static uint32_t rng = 77;
 
-static float random_value(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return (float)(rng >> 8) / (float)(1 << 22) - 2.0f;
-}
-
 static void compare_funcs(const IrModule *before, const IrModule *after, const int64_t *syms) {
   IrDiag d = {0};
   IrInterp *ib = ir_interp_new(before, &d), *ia = ir_interp_new(after, &d);
   CHECK(ib && ia);
   for (int i = 0; ib && ia && i < before->nfuncs; i++) {
     const IrFunc *f = before->funcs[i];
-    IrTensor *args = calloc((size_t)f->nargs + 1, sizeof *args);
-    for (int a = 0; a < f->nargs; a++) {
-      const IrType *t = &f->args[a]->type;
-      int64_t shape[IR_MAX_RANK];
-      for (int j = 0; j < t->rank; j++) shape[j] = ir_dim_eval(t->dims[j], syms);
-      args[a] = ir_tensor_new(t->dtype, t->rank, shape);
-      for (int64_t j = 0; j < ir_tensor_numel(&args[a]); j++)
-        args[a].f[j] = ir_round_to_dtype(random_value(), t->dtype);
-    }
+    IrTensor *args = tt_random_args(f, syms, &rng);
     IrTensor want = tt_call(ib, f->name, syms, args, f->nargs);
     IrTensor got = tt_call(ia, f->name, syms, args, f->nargs);
     char what[200];

@@ -110,37 +110,14 @@ static void test_model(const char *name, const char *path) {
 
 /* ---- 2. the lit cases on random inputs ---- */
 
-static IrModule *parse_verified(const char *text, const char *name) {
-  IrDiag d = {0};
-  IrModule *m = ir_parse(text, strlen(text), name, &d);
-  bool ok = m && ir_verify(m, &d);
-  CHECK(ok);
-  if (!ok) fprintf(stderr, "%s: %s\n", name, d.msg);
-  return m;
-}
-
 static uint32_t rng = 77;
-
-static float random_value(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return (float)(rng >> 8) / (float)(1 << 22) - 2.0f; /* [-2, 2) */
-}
-
-static IrTensor random_tensor(const IrType *t, const int64_t *syms) {
-  int64_t shape[IR_MAX_RANK];
-  for (int j = 0; j < t->rank; j++) shape[j] = ir_dim_eval(t->dims[j], syms);
-  IrTensor x = ir_tensor_new(t->dtype == IR_I4 ? IR_I8 : t->dtype, t->rank, shape);
-  for (int64_t j = 0; x.f && j < ir_tensor_numel(&x); j++)
-    x.f[j] = ir_round_to_dtype(random_value(), t->dtype);
-  return x;
-}
 
 /* Random values for every parameter without an initializer. */
 static bool bind_random_params(IrInterp *it, const IrModule *m) {
   for (int i = 0; i < m->nparams; i++) {
     const IrValue *p = m->params[i];
     if (p->init) continue;
-    IrTensor x = random_tensor(&p->type, (int64_t[IR_MAX_SYMS]){0});
+    IrTensor x = tt_random_tensor(&p->type, (int64_t[IR_MAX_SYMS]){0}, &rng);
     IrDiag d = {0};
     bool ok = ir_interp_bind_param(it, p->name, &x, &d);
     ir_tensor_free(&x);
@@ -163,7 +140,7 @@ static void compare_modules(const IrModule *before, const IrModule *after, const
     int64_t syms[IR_MAX_SYMS] = {0};
     if (sym_t >= 0) syms[sym_t] = tp[0];
     IrTensor args[16];
-    for (int k = 0; k < f->nargs && k < 16; k++) args[k] = random_tensor(&f->args[k]->type, syms);
+    for (int k = 0; k < f->nargs && k < 16; k++) args[k] = tt_random_tensor(&f->args[k]->type, syms, &rng);
     IrTensor want = tt_call(ib, f->name, syms, args, f->nargs);
     IrTensor got = tt_call(ia, f->name, syms, args, f->nargs);
     char what[200];
@@ -183,8 +160,8 @@ static void test_lit_case(const char *file) {
   char *text = tt_read_file(path);
   CHECK(text != NULL);
   if (!text) return;
-  IrModule *before = parse_verified(text, file);
-  IrModule *after = parse_verified(text, file);
+  IrModule *before = tt_parse_verified(text, file);
+  IrModule *after = tt_parse_verified(text, file);
   PassContext ctx = {0};
   CHECK(after && tt_run_pipeline(after, "fuse", &ctx) && tt_stat(&ctx, "ops-fused") > 0);
   const int64_t tps[][2] = {{5, 0}, {1, 0}, {8, 0}};
@@ -213,7 +190,7 @@ static void test_after_attention(void) {
   char *text = tt_read_file(KILN_TEST_DATA "/../lit/passes/attention.kir");
   CHECK(text != NULL);
   if (!text) return;
-  IrModule *m = parse_verified(text, "attention.kir");
+  IrModule *m = tt_parse_verified(text, "attention.kir");
   char spec[512];
   snprintf(spec, sizeof spec, "%s,fuse", pass_default_pipeline());
   PassContext c1 = {0}, c2 = {0}, c3 = {0};

@@ -127,6 +127,40 @@ static inline void tt_for_each_tiny(void (*fn)(const char *name, const char *pat
   CHECK(n >= 7);
 }
 
+/* Parses and verifies IR text (a failed CHECK with the message if not). */
+static inline IrModule *tt_parse_verified(const char *text, const char *name) {
+  IrDiag d = {0};
+  IrModule *m = ir_parse(text, strlen(text), name, &d);
+  bool ok = m && ir_verify(m, &d);
+  CHECK(ok);
+  if (!ok) fprintf(stderr, "%s: %s\n", name, d.msg);
+  return m;
+}
+
+/* Deterministic values in [-2, 2) from the generator state *rng. */
+static inline float tt_random(uint32_t *rng) {
+  *rng = *rng * 1664525u + 1013904223u;
+  return (float)(*rng >> 8) / (float)(1 << 22) - 2.0f;
+}
+
+/* A tensor of type t (dims at syms) of tt_random values rounded to its
+ * dtype; i4 is held as i8, as the interpreter does. */
+static inline IrTensor tt_random_tensor(const IrType *t, const int64_t *syms, uint32_t *rng) {
+  int64_t shape[IR_MAX_RANK];
+  for (int j = 0; j < t->rank; j++) shape[j] = ir_dim_eval(t->dims[j], syms);
+  IrTensor x = ir_tensor_new(t->dtype == IR_I4 ? IR_I8 : t->dtype, t->rank, shape);
+  for (int64_t j = 0; x.f && j < ir_tensor_numel(&x); j++)
+    x.f[j] = ir_round_to_dtype(tt_random(rng), t->dtype);
+  return x;
+}
+
+/* Random arguments for f (calloc'd, f->nargs + 1 of them). */
+static inline IrTensor *tt_random_args(const IrFunc *f, const int64_t *syms, uint32_t *rng) {
+  IrTensor *args = calloc((size_t)f->nargs + 1, sizeof *args);
+  for (int i = 0; i < f->nargs; i++) args[i] = tt_random_tensor(&f->args[i]->type, syms, rng);
+  return args;
+}
+
 /* The whole file, NUL-terminated (malloc'd), or NULL. */
 static inline char *tt_read_file(const char *path) {
   FILE *f = fopen(path, "rb");
